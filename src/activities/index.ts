@@ -1,0 +1,114 @@
+/**
+ * Projector activities. Workflows import only the type `ProjectorActivities`; the worker builds the implementations
+ * with their dependencies (pool, bus, policy, Temporal client).
+ */
+import { Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import type { EventBus } from '../bus/event-bus';
+import type { RecordParser } from '../core/envelope';
+import type { FeaturePolicy } from '../core/policy';
+import { streamsOf } from '../core/policy';
+import type { Pool } from '../db/pool';
+import { ensureCheckpoint, readCheckpoint, type SeriesResolver } from '../db/projection-store';
+import { setPartitionState, skipStalledRecord, type ControlAction } from '../db/partition-control';
+import { pruneRetention } from '../db/retention';
+import type { Logger } from '../logger';
+import { PartitionApplier, type ApplyResult } from '../projector/partition-applier';
+import { partitionWorkflowId, OfpPartition, OfpState, OfpStream, OfpNextOffset, type PartitionStatus } from '../workflows/messages';
+
+export interface ActivityDeps {
+  pool: Pool;
+  bus: EventBus;
+  policy: FeaturePolicy;
+  parser: RecordParser;
+  series: SeriesResolver;
+  log: Logger;
+  /** Temporal client used to start partition workflows. */
+  client: Client;
+  taskQueue: string;
+}
+
+export interface PartitionRef {
+  stream: string;
+  partition: number;
+}
+
+type ControlResult = Pick<PartitionStatus, 'state' | 'nextOffset' | 'stalled'>;
+
+function controlResult(cp: Awaited<ReturnType<typeof readCheckpoint>>): ControlResult {
+  return {
+    state: cp.state,
+    nextOffset: cp.nextOffset,
+    stalled:
+      cp.stalledOffset === null ? null : { offset: cp.stalledOffset, class: cp.stalledClass ?? '', reason: cp.stalledReason ?? '' },
+  };
+}
+
+export function createActivities(deps: ActivityDeps) {
+  const applier = new PartitionApplier(deps);
+  return {
+    /** Creates the checkpoint row if needed and returns the partition's current position. */
+    async ensurePartition(ref: PartitionRef): Promise<ControlResult & { endOffset: number }> {
+      await ensureCheckpoint(deps.pool, ref.stream, ref.partition);
+      const cp = await readCheckpoint(deps.pool, ref.stream, ref.partition);
+      return { ...controlResult(cp), endOffset: await deps.bus.endOffset(ref.stream, ref.partition) };
+    },
+
+    /** Applies one batch at the checkpoint, waiting up to `waitMs` for records when caught up. */
+    async applyBatch(input: PartitionRef & { maxRecords: number; waitMs: number }): Promise<ApplyResult> {
+      const ctx = Context.current();
+      return applier.applyOnce(input.stream, input.partition, {
+        maxRecords: input.maxRecords,
+        waitMs: input.waitMs,
+        signal: ctx.cancellationSignal,
+        heartbeat: () => ctx.heartbeat(),
+      });
+    },
+
+    async setPartitionState(input: PartitionRef & { action: ControlAction }): Promise<ControlResult> {
+      return controlResult(await setPartitionState(deps.pool, input.stream, input.partition, input.action));
+    },
+
+    async skipStalledRecord(ref: PartitionRef): Promise<ControlResult> {
+      const cp = await skipStalledRecord(deps.pool, deps.bus, deps.policy, deps.parser, ref.stream, ref.partition);
+      deps.log.info({ ...ref, nextOffset: cp.nextOffset }, 'stalled record skipped by operator');
+      return controlResult(cp);
+    },
+
+    /** Every partition of every stream the policy reads. */
+    async discoverPartitions(): Promise<PartitionRef[]> {
+      const out: PartitionRef[] = [];
+      for (const stream of streamsOf(deps.policy.groups)) {
+        for (const partition of await deps.bus.listPartitions(stream)) out.push({ stream, partition });
+      }
+      return out;
+    },
+
+    /** Starts partition workflows; one already running for an ID is left as it is. */
+    async startPartitionWorkflows(input: { partitions: PartitionRef[]; batchSize?: number; idleWaitMs?: number }): Promise<void> {
+      for (const p of input.partitions) {
+        await deps.client.workflow.start('partitionWorkflow', {
+          taskQueue: deps.taskQueue,
+          workflowId: partitionWorkflowId(p.stream, p.partition),
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          args: [{ stream: p.stream, partition: p.partition, batchSize: input.batchSize, idleWaitMs: input.idleWaitMs }],
+          typedSearchAttributes: [
+            { key: OfpStream, value: p.stream },
+            { key: OfpPartition, value: p.partition },
+            { key: OfpState, value: 'RUNNING' },
+            { key: OfpNextOffset, value: 0 },
+          ],
+        });
+      }
+    },
+
+    async pruneRetention(): Promise<{ contributions: number; tiles: number }> {
+      const ctx = Context.current();
+      const result = await pruneRetention(deps.pool, deps.policy, () => ctx.heartbeat());
+      deps.log.info(result, 'retention pruning done');
+      return result;
+    },
+  };
+}
+
+export type ProjectorActivities = ReturnType<typeof createActivities>;

@@ -1,0 +1,82 @@
+/**
+ * Process configuration from environment variables (SPEC 10). Every variable the code reads is listed in
+ * `CONFIG_VARIABLES`, so that deployment files can be checked against it.
+ */
+import path from 'node:path';
+
+export interface OfpConfig {
+  /** PostgreSQL URL; undefined means "start embedded PostgreSQL under dataDir". */
+  databaseUrl: string | undefined;
+  /** Temporal frontend host:port; undefined means "start the embedded dev server under dataDir". */
+  temporalAddress: string | undefined;
+  /** Temporal namespace. Default `default`. */
+  temporalNamespace: string;
+  /** Task queue of the projector worker. Default `ofp-projector`. */
+  taskQueue: string;
+  /** Embedded services' data. Default `.data`. */
+  dataDir: string;
+  /** File bus root. Default `<dataDir>/bus`. */
+  busRoot: string;
+  /** Feature policy file. Default `config/features.yaml`. */
+  policyPath: string;
+  /** Gateway port. Default 4000. */
+  httpPort: number;
+  /** Embedded PostgreSQL port. Default 5433. */
+  pgPort: number;
+  /** Embedded Temporal frontend port. Default 7233; the Web UI listens on `OFP_TEMPORAL_UI_PORT` (default 8233). */
+  temporalPort: number;
+  temporalUiPort: number;
+  /** `role:token` pairs; undefined means demo tokens are generated and printed. */
+  tokens: string | undefined;
+  /** Whether GraphQL introspection is enabled. Default true. */
+  introspection: boolean;
+}
+
+export const CONFIG_VARIABLES = [
+  'DATABASE_URL',
+  'TEMPORAL_ADDRESS',
+  'TEMPORAL_NAMESPACE',
+  'OFP_TASK_QUEUE',
+  'OFP_DATA_DIR',
+  'OFP_BUS_ROOT',
+  'OFP_POLICY',
+  'OFP_HTTP_PORT',
+  'OFP_PG_PORT',
+  'OFP_TEMPORAL_PORT',
+  'OFP_TEMPORAL_UI_PORT',
+  'OFP_TOKENS',
+  'OFP_INTROSPECTION',
+  'OFP_LOG_LEVEL',
+  'OFP_LOG_PRETTY',
+] as const;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`${name}=${raw} is not a TCP port (0..65535)`);
+  return n;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): OfpConfig {
+  const dataDir = path.resolve(env.OFP_DATA_DIR || '.data');
+  return {
+    databaseUrl: env.DATABASE_URL || undefined,
+    temporalAddress: env.TEMPORAL_ADDRESS || undefined,
+    temporalNamespace: env.TEMPORAL_NAMESPACE || 'default',
+    taskQueue: env.OFP_TASK_QUEUE || 'ofp-projector',
+    dataDir,
+    busRoot: path.resolve(env.OFP_BUS_ROOT || path.join(dataDir, 'bus')),
+    policyPath: path.resolve(env.OFP_POLICY || 'config/features.yaml'),
+    httpPort: port(env, 'OFP_HTTP_PORT', 4000),
+    pgPort: port(env, 'OFP_PG_PORT', 5433),
+    temporalPort: port(env, 'OFP_TEMPORAL_PORT', 7233),
+    temporalUiPort: port(env, 'OFP_TEMPORAL_UI_PORT', 8233),
+    tokens: env.OFP_TOKENS || undefined,
+    introspection: env.OFP_INTROSPECTION !== 'false',
+  };
+}

@@ -1,0 +1,79 @@
+/**
+ * ContextPins (SPEC 2): the six required pins scope all state; `runId` is carried but never scopes anything.
+ */
+import { createHash } from 'node:crypto';
+import { canonicalJson } from './json';
+
+export interface ContextPins {
+  platformRunId: string;
+  scenarioRunId: string;
+  scenarioId: string;
+  manifestFingerprint: string;
+  parameterHash: string;
+  /** uint64 as its decimal text, so no digit is lost. */
+  seed: string;
+  runId?: string;
+}
+
+export const PIN_PATTERNS = {
+  platformRunId: /^platform_[0-9]{8}T[0-9]{6}Z$/,
+  scenarioRunId: /^[a-f0-9]{32}$/,
+  manifestFingerprint: /^[a-f0-9]{64}$/,
+  parameterHash: /^[a-f0-9]{64}$/,
+  runId: /^[a-f0-9]{32}$/,
+} as const;
+
+export const UINT64_MAX = 18446744073709551615n;
+
+/** The required pins in their envelope (snake_case) spelling, in a fixed order. */
+export const REQUIRED_PIN_FIELDS = [
+  ['platform_run_id', 'platformRunId'],
+  ['scenario_run_id', 'scenarioRunId'],
+  ['scenario_id', 'scenarioId'],
+  ['manifest_fingerprint', 'manifestFingerprint'],
+  ['parameter_hash', 'parameterHash'],
+  ['seed', 'seed'],
+] as const;
+
+/** True when `text` is a decimal uint64 written without sign, leading zeros, fraction or exponent. */
+export function isUint64Text(text: string): boolean {
+  return /^(0|[1-9][0-9]{0,19})$/.test(text) && BigInt(text) <= UINT64_MAX;
+}
+
+/** Checks a scenario id string (1..256 characters, SPEC 2 / envelope schema). */
+export function isScenarioId(text: string): boolean {
+  return text.length >= 1 && text.length <= 256;
+}
+
+/**
+ * Validates one pin value that is present and non-empty; returns a reason when malformed, else null.
+ * Used both for envelopes and for requests so that "malformed" means one thing everywhere.
+ */
+export function pinProblem(field: keyof ContextPins, value: string): string | null {
+  switch (field) {
+    case 'seed':
+      return isUint64Text(value) ? null : 'must be an unsigned 64-bit integer';
+    case 'scenarioId':
+      return isScenarioId(value) ? null : 'must be 1..256 characters';
+    default: {
+      const pattern = PIN_PATTERNS[field];
+      return pattern.test(value) ? null : `must match ${pattern.source}`;
+    }
+  }
+}
+
+/**
+ * The run key: lowercase hex sha256 of the canonical JSON of the six required pins. It names a run in the database
+ * so that state of runs that differ in any one pin never mixes, while staying a fixed-width column.
+ */
+export function runKeyOf(pins: ContextPins): string {
+  const six = {
+    platform_run_id: pins.platformRunId,
+    scenario_run_id: pins.scenarioRunId,
+    scenario_id: pins.scenarioId,
+    manifest_fingerprint: pins.manifestFingerprint,
+    parameter_hash: pins.parameterHash,
+    seed: pins.seed,
+  };
+  return createHash('sha256').update(canonicalJson(six)).digest('hex');
+}

@@ -1,0 +1,44 @@
+/**
+ * node-postgres pools. BIGINT arrives as text by default; we parse it to numbers (offsets and microsecond timestamps
+ * stay far below 2^53) and keep NUMERIC as exact text.
+ */
+import pg from 'pg';
+
+const INT8_OID = 20;
+pg.types.setTypeParser(INT8_OID, (v: string) => Number(v));
+
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+
+/** Creates a pool. `max` defaults to 10 connections; the application name shows in pg_stat_activity. */
+export function createPool(url: string, options: { max?: number; applicationName?: string } = {}): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    application_name: options.applicationName ?? 'ofp',
+    connectionTimeoutMillis: 5000,
+  });
+  // An idle client that loses its connection must not crash the process; the next checkout reconnects.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/** Runs `fn` in a transaction on one client; rolls back on any error. */
+export async function inTransaction<T>(
+  pool: pg.Pool,
+  begin: string,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query(begin);
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,406 @@
+/**
+ * Set-based SQL for the projector: prefetch of classification state, series ids, and the one transaction that
+ * writes a batch's effects together with its checkpoint advance, fenced on the expected checkpoint (SPEC 4.1).
+ */
+import type { Pool, PoolClient } from './pool';
+import type { AppliedCopy, ClassificationState, Decision } from '../core/projection';
+import { dedupeKey, watermarkKey } from '../core/projection';
+import type { Micros } from '../core/time';
+import type { ContextPins } from '../core/pins';
+import { isInvalidClass, type InvalidClass } from '../core/record';
+import { TILE_GRANULARITIES, tileStart } from '../core/windows';
+import { Decimal } from '../core/decimal';
+import { canonicalDecimal } from '../core/decimal';
+import { comparePositions, mergePartials, singlePartial, type Partial } from '../core/aggregate';
+
+export type PartitionState = 'RUNNING' | 'PAUSED' | 'STALLED';
+
+export interface CheckpointRow {
+  stream: string;
+  partition: number;
+  nextOffset: number;
+  state: PartitionState;
+  stalledOffset: number | null;
+  stalledClass: string | null;
+  stalledReason: string | null;
+}
+
+export class CheckpointFencedError extends Error {
+  override name = 'CheckpointFencedError';
+}
+
+export async function ensureCheckpoint(pool: Pool, stream: string, partition: number): Promise<void> {
+  await pool.query(
+    `INSERT INTO checkpoints (stream, partition, next_offset) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING`,
+    [stream, partition],
+  );
+}
+
+export async function readCheckpoint(db: Pool | PoolClient, stream: string, partition: number): Promise<CheckpointRow> {
+  const { rows } = await db.query(
+    `SELECT stream, partition, next_offset, state, stalled_offset, stalled_class, stalled_reason
+       FROM checkpoints WHERE stream = $1 AND partition = $2`,
+    [stream, partition],
+  );
+  if (rows.length === 0) throw new Error(`no checkpoint for ${stream}/${partition}`);
+  const r = rows[0];
+  return {
+    stream: r.stream,
+    partition: r.partition,
+    nextOffset: r.next_offset,
+    state: r.state,
+    stalledOffset: r.stalled_offset,
+    stalledClass: r.stalled_class,
+    stalledReason: r.stalled_reason,
+  };
+}
+
+/** Loads W and applied copies that the candidates of a batch may need; the rest is never consulted. */
+export async function prefetchClassificationState(
+  db: Pool | PoolClient,
+  stream: string,
+  partition: number,
+  candidates: { runKey: string; eventType: string; eventId: string }[],
+): Promise<ClassificationState> {
+  const watermarks = new Map<string, Micros>();
+  const applied = new Map<string, AppliedCopy>();
+  if (candidates.length > 0) {
+    const runKeys = [...new Set(candidates.map((c) => c.runKey))];
+    const wm = await db.query(
+      `SELECT run_key, max_ts_us FROM partition_watermarks WHERE stream = $1 AND partition = $2 AND run_key = ANY($3::text[])`,
+      [stream, partition, runKeys],
+    );
+    for (const r of wm.rows) watermarks.set(watermarkKey(r.run_key, stream, partition), r.max_ts_us);
+    const ap = await db.query(
+      `SELECT a.run_key, a.event_type, a.event_id, a.payload_hash, a.stream, a.partition, a."offset"
+         FROM applied_events a
+         JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(run_key, event_type, event_id)
+           ON a.run_key = k.run_key AND a.event_type = k.event_type AND a.event_id = k.event_id`,
+      [candidates.map((c) => c.runKey), candidates.map((c) => c.eventType), candidates.map((c) => c.eventId)],
+    );
+    for (const r of ap.rows) {
+      applied.set(dedupeKey(r.run_key, r.event_type, r.event_id), {
+        payloadHash: r.payload_hash,
+        stream: r.stream,
+        partition: r.partition,
+        offset: r.offset,
+      });
+    }
+  }
+  return {
+    watermark: (runKey, s, p) => watermarks.get(watermarkKey(runKey, s, p)),
+    appliedCopy: (runKey, eventType, eventId) => applied.get(dedupeKey(runKey, eventType, eventId)),
+  };
+}
+
+/** Series ids are immutable once created, so a process-wide cache is safe. */
+export class SeriesResolver {
+  private readonly cache = new Map<string, number>();
+  private readonly maxEntries: number;
+
+  constructor(private readonly pool: Pool, options: { maxEntries?: number } = {}) {
+    this.maxEntries = options.maxEntries ?? 500_000;
+  }
+
+  static keyOf(runKey: string, group: string, version: string, keyId: string, field: string): string {
+    return `${runKey}\u0000${group}\u0000${version}\u0000${keyId}\u0000${field}`;
+  }
+
+  /** Returns the id of every series key, creating missing series (outside any batch transaction). */
+  async resolve(keys: Map<string, [string, string, string, string, string]>): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    const missing: [string, string, string, string, string][] = [];
+    for (const [k, parts] of keys) {
+      const id = this.cache.get(k);
+      if (id !== undefined) out.set(k, id);
+      else missing.push(parts);
+    }
+    if (missing.length > 0) {
+      const cols = [0, 1, 2, 3, 4].map((i) => missing.map((m) => m[i]));
+      await this.pool.query(
+        `INSERT INTO series (run_key, group_name, group_version, key_id, field)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) ON CONFLICT DO NOTHING`,
+        cols,
+      );
+      const { rows } = await this.pool.query(
+        `SELECT s.id, s.run_key, s.group_name, s.group_version, s.key_id, s.field FROM series s
+           JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS k(run_key, group_name, group_version, key_id, field)
+             USING (run_key, group_name, group_version, key_id, field)`,
+        cols,
+      );
+      if (this.cache.size + rows.length > this.maxEntries) this.cache.clear();
+      for (const r of rows) {
+        const k = SeriesResolver.keyOf(r.run_key, r.group_name, r.group_version, r.key_id, r.field);
+        this.cache.set(k, r.id);
+        out.set(k, r.id);
+      }
+    }
+    return out;
+  }
+}
+
+export interface BatchCounts {
+  read: number;
+  applied: number;
+  duplicates: number;
+  anomalies: number;
+  irrelevant: number;
+  quarantined: number;
+}
+
+export interface BatchPlan {
+  stream: string;
+  partition: number;
+  fromOffset: number;
+  toOffset: number;
+  decisions: Decision[];
+  /** Stall mode: the record the partition stops at (its offset is `toOffset`). */
+  stall?: { offset: number; class: InvalidClass; reason: string };
+  /** Event time of the last applied record (lag in seconds). */
+  lastAppliedTs: Micros | null;
+  endOffset: number;
+  endTs: Micros | null;
+}
+
+export function countDecisions(decisions: Decision[]): BatchCounts {
+  const c: BatchCounts = { read: decisions.length, applied: 0, duplicates: 0, anomalies: 0, irrelevant: 0, quarantined: 0 };
+  for (const d of decisions) {
+    if (d.class === 'applied') c.applied++;
+    else if (d.class === 'duplicate') c.duplicates++;
+    else if (d.class === 'irrelevant') c.irrelevant++;
+    else {
+      c.quarantined++;
+      if (d.class === 'anomaly') c.anomalies++;
+    }
+  }
+  return c;
+}
+
+interface TileAcc {
+  seriesId: number;
+  granularity: Micros;
+  start: Micros;
+  partial: Partial;
+}
+
+/**
+ * Writes one batch: runs, dedupe ledger, contributions, tiles (pre-aggregated per tile so each row is touched once),
+ * watermarks, quarantine, cross-partition copies, then the checkpoint advance fenced on `fromOffset`. The fence is
+ * taken first, so an overlapping retry of the same batch blocks on the row lock and then finds it already advanced.
+ */
+export async function commitBatch(client: PoolClient, plan: BatchPlan, seriesIds: Map<string, number>): Promise<void> {
+  const counts = countDecisions(plan.decisions);
+  const fence = await client.query(
+    `UPDATE checkpoints SET next_offset = $3, records_read = records_read + $4, applied = applied + $5,
+            duplicates = duplicates + $6, anomalies = anomalies + $7, irrelevant = irrelevant + $8,
+            quarantined = quarantined + $9, last_applied_ts_us = COALESCE($10, last_applied_ts_us),
+            end_offset = GREATEST(end_offset, $11), end_ts_us = COALESCE($12, end_ts_us),
+            state = $13, stalled_offset = $14, stalled_class = $15, stalled_reason = $16, updated_at = now()
+      WHERE stream = $1 AND partition = $2 AND next_offset = $17 AND state = 'RUNNING'`,
+    [
+      plan.stream,
+      plan.partition,
+      plan.toOffset,
+      counts.read,
+      counts.applied,
+      counts.duplicates,
+      counts.anomalies,
+      counts.irrelevant,
+      counts.quarantined,
+      plan.lastAppliedTs,
+      plan.endOffset,
+      plan.endTs,
+      plan.stall ? 'STALLED' : 'RUNNING',
+      plan.stall?.offset ?? null,
+      plan.stall?.class ?? null,
+      plan.stall?.reason ?? null,
+      plan.fromOffset,
+    ],
+  );
+  if (fence.rowCount !== 1) throw new CheckpointFencedError(`${plan.stream}/${plan.partition}: checkpoint moved past ${plan.fromOffset}`);
+
+  const runs = new Map<string, ContextPins>();
+  const applied: Extract<Decision, { class: 'applied' }>[] = [];
+  const quarantined: Extract<Decision, { class: InvalidClass }>[] = [];
+  const crossCopies: Decision[] = [];
+  for (const d of plan.decisions) {
+    if (d.class === 'applied') {
+      applied.push(d);
+      runs.set(d.runKey, d.envelope.pins);
+    } else if (isInvalidClass(d.class)) {
+      quarantined.push(d as Extract<Decision, { class: InvalidClass }>);
+      if ((d as { crossPartition?: boolean }).crossPartition) crossCopies.push(d);
+    } else if (d.class === 'duplicate' && d.crossPartition) crossCopies.push(d);
+  }
+
+  if (runs.size > 0) {
+    const rs = [...runs.entries()];
+    await client.query(
+      `INSERT INTO runs (run_key, platform_run_id, scenario_run_id, scenario_id, manifest_fingerprint, parameter_hash, seed)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::numeric[])
+       ON CONFLICT DO NOTHING`,
+      [
+        rs.map(([k]) => k),
+        rs.map(([, p]) => p.platformRunId),
+        rs.map(([, p]) => p.scenarioRunId),
+        rs.map(([, p]) => p.scenarioId),
+        rs.map(([, p]) => p.manifestFingerprint),
+        rs.map(([, p]) => p.parameterHash),
+        rs.map(([, p]) => p.seed),
+      ],
+    );
+  }
+
+  if (applied.length > 0) {
+    await client.query(
+      `INSERT INTO applied_events (run_key, event_type, event_id, payload_hash, stream, partition, "offset", ts_us)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::bigint[], $8::bigint[])`,
+      [
+        applied.map((d) => d.runKey),
+        applied.map((d) => d.envelope.eventType),
+        applied.map((d) => d.envelope.eventId),
+        applied.map((d) => d.payloadHash),
+        applied.map((d) => d.record.stream),
+        applied.map((d) => d.record.partition),
+        applied.map((d) => d.record.offset),
+        applied.map((d) => d.envelope.tsMicros),
+      ],
+    );
+
+    const cSeries: number[] = [];
+    const cTs: number[] = [];
+    const cStream: string[] = [];
+    const cPartition: number[] = [];
+    const cOffset: number[] = [];
+    const cValue: string[] = [];
+    const tiles = new Map<string, TileAcc>();
+    const watermarks = new Map<string, { runKey: string; ts: Micros }>();
+    for (const d of applied) {
+      const ts = d.envelope.tsMicros;
+      const pos = { ts, stream: d.record.stream, partition: d.record.partition, offset: d.record.offset };
+      const wm = watermarks.get(d.runKey);
+      if (!wm || ts > wm.ts) watermarks.set(d.runKey, { runKey: d.runKey, ts });
+      for (const c of d.contributions) {
+        const seriesId = seriesIds.get(SeriesResolver.keyOf(d.runKey, c.group.name, c.group.version, c.keyId, c.field));
+        if (seriesId === undefined) throw new Error(`series id missing for ${c.group.name}/${c.keyId}/${c.field}`);
+        cSeries.push(seriesId);
+        cTs.push(ts);
+        cStream.push(pos.stream);
+        cPartition.push(pos.partition);
+        cOffset.push(pos.offset);
+        cValue.push(c.value);
+        const single = singlePartial(pos, new Decimal(c.value));
+        for (const g of TILE_GRANULARITIES) {
+          const start = tileStart(ts, g);
+          const key = `${seriesId}:${g}:${start}`;
+          const acc = tiles.get(key);
+          if (acc) acc.partial = mergePartials(acc.partial, single);
+          else tiles.set(key, { seriesId, granularity: g, start, partial: single });
+        }
+      }
+    }
+    await client.query(
+      `INSERT INTO contributions (series_id, ts_us, stream, partition, "offset", value)
+         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[], $5::bigint[], $6::numeric[])`,
+      [cSeries, cTs, cStream, cPartition, cOffset, cValue],
+    );
+    const t = [...tiles.values()];
+    await client.query(
+      `INSERT INTO tiles AS t (series_id, granularity_us, start_us, count, sum, min, max,
+                               last_ts_us, last_stream, last_partition, last_offset, last_value)
+         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::numeric[], $6::numeric[],
+                              $7::numeric[], $8::bigint[], $9::text[], $10::int[], $11::bigint[], $12::numeric[])
+       ON CONFLICT (series_id, granularity_us, start_us) DO UPDATE SET
+         count = t.count + excluded.count,
+         sum = t.sum + excluded.sum,
+         min = LEAST(t.min, excluded.min),
+         max = GREATEST(t.max, excluded.max),
+         last_ts_us = CASE WHEN ${NEWER} THEN excluded.last_ts_us ELSE t.last_ts_us END,
+         last_stream = CASE WHEN ${NEWER} THEN excluded.last_stream ELSE t.last_stream END,
+         last_partition = CASE WHEN ${NEWER} THEN excluded.last_partition ELSE t.last_partition END,
+         last_offset = CASE WHEN ${NEWER} THEN excluded.last_offset ELSE t.last_offset END,
+         last_value = CASE WHEN ${NEWER} THEN excluded.last_value ELSE t.last_value END`,
+      [
+        t.map((x) => x.seriesId),
+        t.map((x) => x.granularity),
+        t.map((x) => x.start),
+        t.map((x) => x.partial.count),
+        t.map((x) => canonicalDecimal(x.partial.sum)),
+        t.map((x) => canonicalDecimal(x.partial.min as Decimal)),
+        t.map((x) => canonicalDecimal(x.partial.max as Decimal)),
+        t.map((x) => x.partial.last!.pos.ts),
+        t.map((x) => x.partial.last!.pos.stream),
+        t.map((x) => x.partial.last!.pos.partition),
+        t.map((x) => x.partial.last!.pos.offset),
+        t.map((x) => canonicalDecimal(x.partial.last!.value)),
+      ],
+    );
+    const w = [...watermarks.values()];
+    await client.query(
+      `INSERT INTO partition_watermarks AS w (run_key, stream, partition, max_ts_us)
+         SELECT r, $2, $3, ts FROM unnest($1::text[], $4::bigint[]) AS u(r, ts)
+       ON CONFLICT (run_key, stream, partition) DO UPDATE SET max_ts_us = GREATEST(w.max_ts_us, excluded.max_ts_us)`,
+      [w.map((x) => x.runKey), plan.stream, plan.partition, w.map((x) => x.ts)],
+    );
+  }
+
+  if (quarantined.length > 0) await insertQuarantine(client, quarantined, 'quarantine');
+
+  if (crossCopies.length > 0) {
+    const cc = crossCopies as (Decision & { envelope: { eventType: string; eventId: string }; runKey: string })[];
+    await client.query(
+      `INSERT INTO cross_partition_copies (stream, partition, "offset", run_key, event_type, event_id, class)
+         SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])
+       ON CONFLICT DO NOTHING`,
+      [
+        cc.map((d) => d.record.stream),
+        cc.map((d) => d.record.partition),
+        cc.map((d) => d.record.offset),
+        cc.map((d) => d.runKey),
+        cc.map((d) => d.envelope.eventType),
+        cc.map((d) => d.envelope.eventId),
+        cc.map((d) => d.class),
+      ],
+    );
+  }
+}
+
+/** `excluded` is newer than the stored last when its (ts, stream, partition, offset) is greater. */
+const NEWER = `(excluded.last_ts_us, excluded.last_stream COLLATE "C", excluded.last_partition, excluded.last_offset)
+              > (t.last_ts_us, t.last_stream COLLATE "C", t.last_partition, t.last_offset)`;
+
+/** Stores invalid records with their raw text, position, class and reason; a re-insert of a position is a no-op. */
+export async function insertQuarantine(
+  client: PoolClient,
+  decisions: Extract<Decision, { class: InvalidClass }>[],
+  resolution: 'quarantine' | 'skip',
+): Promise<void> {
+  await client.query(
+    `INSERT INTO quarantine (stream, partition, "offset", class, reason, raw, run_key, event_type, event_id,
+                             first_stream, first_partition, first_offset, cross_partition, resolution)
+       SELECT s, p, o, c, r, raw, rk, et, ei, fs, fp, fo, cp, $14
+         FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                     $9::text[], $10::text[], $11::int[], $12::bigint[], $13::bool[])
+           AS u(s, p, o, c, r, raw, rk, et, ei, fs, fp, fo, cp)
+     ON CONFLICT (stream, partition, "offset") DO NOTHING`,
+    [
+      decisions.map((d) => d.record.stream),
+      decisions.map((d) => d.record.partition),
+      decisions.map((d) => d.record.offset),
+      decisions.map((d) => d.class),
+      decisions.map((d) => d.reason),
+      // PostgreSQL text cannot hold NUL; keep the record readable and lossless by escaping it.
+      decisions.map((d) => d.record.raw.replace(/\u0000/g, '\\u0000')),
+      decisions.map((d) => d.runKey),
+      decisions.map((d) => d.envelope?.eventType ?? null),
+      decisions.map((d) => d.envelope?.eventId ?? null),
+      decisions.map((d) => d.first?.stream ?? null),
+      decisions.map((d) => d.first?.partition ?? null),
+      decisions.map((d) => d.first?.offset ?? null),
+      decisions.map((d) => d.crossPartition ?? false),
+      resolution,
+    ],
+  );
+}
+
+export { comparePositions };

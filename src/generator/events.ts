@@ -1,0 +1,136 @@
+/**
+ * JSON text of generated 6B events, built with template strings: faster than JSON.stringify of objects, and it
+ * writes uint64 seeds and ids and 2-digit decimal amounts exactly as intended (never through a binary double).
+ * Only strings the generator made itself (hex, fixed names) are interpolated unescaped.
+ */
+import { formatTimestamp, type Micros } from '../core/time';
+import type { GeneratedRun } from './runs';
+
+export const ANCHOR_STREAM = 'fp.bus.context.flow_anchor.fraud.v1';
+export const TRAFFIC_STREAM = 'fp.bus.traffic.fraud.v1';
+export const ANCHOR_EVENT_TYPE = 's3_flow_anchor_with_fraud_6B';
+export const TRAFFIC_EVENT_TYPE = 's3_event_stream_with_fraud_6B';
+export const IRRELEVANT_EVENT_TYPE = 'decision_response';
+export const STREAMS = [ANCHOR_STREAM, TRAFFIC_STREAM] as const;
+
+/** One flow (a payment attempt) and the entities it touches. */
+export interface Flow {
+  run: GeneratedRun;
+  /** Decimal text of payload.flow_id (may exceed 2^53). */
+  flowId: string;
+  /** partitionFor(flowId, partitions): the same on both streams. */
+  partition: number;
+  arrivalSeq: number;
+  merchantId: number;
+  partyId: number;
+  accountId: number;
+  instrumentId: number;
+  deviceId: number;
+  ipId: number;
+  amountCents: number;
+  fraud: boolean;
+  campaignId: string | null;
+}
+
+/** A flow anchor (stream 0) or one event of the flow's event stream (stream 1). */
+export interface EventSpec {
+  streamIndex: 0 | 1;
+  flow: Flow;
+  eventId: string;
+  ts: Micros;
+  /** Event stream only: position of the event within its flow. */
+  eventSeq: number;
+  /** Event stream only: payload.event_type. */
+  trafficType: string;
+  amountCents: number;
+}
+
+/** Deliberate breakages of a payload (payload_invalid records). */
+export interface PayloadFaults {
+  /** Replaces the amount's JSON text (e.g. `"12.50"` or `null`). */
+  amountJson?: string;
+  /** Writes one integer id with a fraction (`7.0`). */
+  fractionalId?: boolean;
+  /** Leaves out the required `campaign_id`. */
+  omitCampaignId?: boolean;
+  /** Adds a property the schema does not allow. */
+  extraProperty?: boolean;
+}
+
+/** Deliberate breakages of an envelope (pins_invalid and envelope_invalid records). */
+export interface EnvelopeFaults {
+  eventId?: string;
+  tsText?: string;
+  pinsJson?: string;
+  /** Extra top-level properties as JSON text starting with a comma. */
+  extra?: string;
+}
+
+/** Cents as a JSON number with exactly two fraction digits: 1250 → `12.50`. */
+export function amountText(cents: number): string {
+  const whole = Math.floor(cents / 100);
+  const frac = cents - whole * 100;
+  return `${whole}.${frac < 10 ? '0' : ''}${frac}`;
+}
+
+function campaignJson(flow: Flow): string {
+  return flow.campaignId === null ? 'null' : `"${flow.campaignId}"`;
+}
+
+/** payload of `s3_flow_anchor_with_fraud_6B` (schema flow_anchor_with_fraud_6B). */
+export function anchorPayload(e: EventSpec, tsText: string, faults: PayloadFaults = {}): string {
+  const f = e.flow;
+  const amount = faults.amountJson ?? amountText(e.amountCents);
+  const merchant = faults.fractionalId ? `${f.merchantId}.0` : `${f.merchantId}`;
+  const extra = faults.extraProperty ? '"risk_note":"generated",' : '';
+  const campaign = faults.omitCampaignId ? '' : `,"campaign_id":${campaignJson(f)}`;
+  return (
+    `{${extra}"flow_id":${f.flowId},"arrival_seq":${f.arrivalSeq},"merchant_id":${merchant},"party_id":${f.partyId},` +
+    `"account_id":${f.accountId},"instrument_id":${f.instrumentId},"device_id":${f.deviceId},"ip_id":${f.ipId},` +
+    `"ts_utc":"${tsText}","amount":${amount},${f.run.payloadPinsJson},"fraud_flag":${f.fraud}${campaign}}`
+  );
+}
+
+/** payload of `s3_event_stream_with_fraud_6B` (schema event_stream_with_fraud_6B). */
+export function trafficPayload(e: EventSpec, tsText: string, faults: PayloadFaults = {}): string {
+  const f = e.flow;
+  const amount = faults.amountJson ?? amountText(e.amountCents);
+  const seq = faults.fractionalId ? `${e.eventSeq}.0` : `${e.eventSeq}`;
+  const extra = faults.extraProperty ? '"risk_note":"generated",' : '';
+  const campaign = faults.omitCampaignId ? '' : `,"campaign_id":${campaignJson(f)}`;
+  return (
+    `{${extra}"flow_id":${f.flowId},"event_seq":${seq},"event_type":"${e.trafficType}","ts_utc":"${tsText}",` +
+    `"amount":${amount},${f.run.payloadPinsJson},"fraud_flag":${f.fraud}${campaign}}`
+  );
+}
+
+/** The envelope line of an event; payload.ts_utc equals the envelope's ts_utc. */
+export function renderEvent(e: EventSpec, envelope: EnvelopeFaults = {}, payload: PayloadFaults = {}): string {
+  const tsText = envelope.tsText ?? formatTimestamp(e.ts);
+  const body = e.streamIndex === 0 ? anchorPayload(e, tsText, payload) : trafficPayload(e, tsText, payload);
+  const eventType = e.streamIndex === 0 ? ANCHOR_EVENT_TYPE : TRAFFIC_EVENT_TYPE;
+  return envelopeLine(e.flow.run, envelope.eventId ?? e.eventId, eventType, tsText, body, envelope);
+}
+
+/** A `decision_response` record for a flow (irrelevant to the default policy). */
+export function renderDecision(flow: Flow, eventId: string, ts: Micros, decision: string, scoreMillis: number): string {
+  const tsText = formatTimestamp(ts);
+  const score = `0.${String(scoreMillis).padStart(3, '0')}`;
+  const body = `{"flow_id":${flow.flowId},"decision":"${decision}","score":${score},"ts_utc":"${tsText}"}`;
+  return envelopeLine(flow.run, eventId, IRRELEVANT_EVENT_TYPE, tsText, body, {});
+}
+
+function envelopeLine(
+  run: GeneratedRun,
+  eventId: string,
+  eventType: string,
+  tsText: string,
+  payload: string,
+  faults: EnvelopeFaults,
+): string {
+  const pins = faults.pinsJson ?? run.envelopePinsJson;
+  return (
+    `{"event_id":"${eventId}","event_type":"${eventType}","schema_version":"v1","ts_utc":"${tsText}",` +
+    `${pins},"producer":"ofp-generator"${faults.extra ?? ''},"payload":${payload}}`
+  );
+}

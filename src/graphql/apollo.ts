@@ -1,0 +1,29 @@
+/** The Apollo Server instance: schema from schema.graphql, resolvers, limits and error formatting. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { ApolloServer } from '@apollo/server';
+import type { GatewayContext } from './context';
+import { resolvers } from './resolvers';
+import { formatError } from './plugins/error-format';
+import { queryLimitsRule, type QueryLimits } from './plugins/query-limits';
+
+export const SCHEMA_PATH = path.resolve(__dirname, '../../schema.graphql');
+
+export interface ApolloOptions {
+  /** Whether introspection is allowed. Default true (OFP_INTROSPECTION=false turns it off). */
+  introspection?: boolean;
+  limits?: QueryLimits;
+}
+
+export function createApollo(options: ApolloOptions = {}): ApolloServer<GatewayContext> {
+  return new ApolloServer<GatewayContext>({
+    typeDefs: fs.readFileSync(SCHEMA_PATH, 'utf8'),
+    resolvers,
+    introspection: options.introspection ?? true,
+    validationRules: [queryLimitsRule(options.limits)],
+    formatError,
+    includeStacktraceInErrorResponses: false,
+    // The gateway serves GraphiQL itself, from local files (no CDN on these machines).
+    plugins: [],
+  });
+}

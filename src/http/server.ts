@@ -1,0 +1,127 @@
+/**
+ * The gateway's HTTP server: GraphQL at /graphql, the platform contract at /v1/get_features, Prometheus metrics at
+ * /metrics, liveness /healthz and readiness /readyz. Bearer tokens guard /graphql and /v1/get_features.
+ */
+import http from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { HeaderMap, type ApolloServer } from '@apollo/server';
+import client from 'prom-client';
+import type { GatewayContext } from '../graphql/context';
+import { authenticate, type TokenTable } from '../serving/auth';
+import type { Gateway } from '../serving/gateway-services';
+import { handleGetFeatures } from './get-features';
+import { graphiqlPage } from './graphiql';
+import type { Logger } from '../logger';
+
+/** Largest request body accepted (bytes). */
+export const MAX_BODY_BYTES = 1 << 20;
+
+class BodyTooLargeError extends Error {}
+
+function readBody(req: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new BodyTooLargeError());
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function send(res: http.ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+  res.end(body);
+}
+
+function unauthorized(res: http.ServerResponse, graphql: boolean): void {
+  const headers = { 'www-authenticate': 'Bearer realm="ofp"' };
+  const body = graphql
+    ? { errors: [{ message: 'missing or invalid bearer token', extensions: { code: 'UNAUTHENTICATED', retryable: false } }] }
+    : { error: 'unauthorized', detail: 'missing or invalid bearer token' };
+  send(res, 401, JSON.stringify(body), headers);
+}
+
+export interface GatewayServerDeps {
+  gateway: Gateway;
+  apollo: ApolloServer<GatewayContext>;
+  tokens: TokenTable;
+  log: Logger;
+}
+
+export function createGatewayServer(deps: GatewayServerDeps): http.Server {
+  const { gateway, apollo, tokens, log } = deps;
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const requestId = (req.headers['x-request-id'] as string | undefined)?.slice(0, 128) || randomUUID();
+    switch (url.pathname) {
+      case '/healthz':
+        return send(res, 200, JSON.stringify({ status: 'ok' }));
+      case '/readyz': {
+        const ready = await gateway.ready();
+        return send(res, ready ? 200 : 503, JSON.stringify({ ready, policy: gateway.policy.revision }));
+      }
+      case '/metrics': {
+        const text = await client.register.metrics();
+        res.writeHead(200, { 'content-type': client.register.contentType });
+        res.end(text);
+        return;
+      }
+      case '/v1/get_features': {
+        if (req.method !== 'POST') return send(res, 405, JSON.stringify({ error: 'method not allowed' }), { allow: 'POST' });
+        if (!authenticate(tokens, req.headers.authorization)) return unauthorized(res, false);
+        const body = await readBody(req);
+        const out = await handleGetFeatures(gateway, body, requestId);
+        return send(res, out.status, out.body);
+      }
+      case '/graphql': {
+        if (req.method === 'GET' && (req.headers.accept ?? '').includes('text/html')) {
+          res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+          res.end(graphiqlPage());
+          return;
+        }
+        const role = authenticate(tokens, req.headers.authorization);
+        if (!role) return unauthorized(res, true);
+        const headers = new HeaderMap();
+        for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+        const raw = req.method === 'POST' ? await readBody(req) : '';
+        let body: unknown = undefined;
+        if (raw) {
+          try {
+            body = JSON.parse(raw);
+          } catch {
+            return send(res, 400, JSON.stringify({ errors: [{ message: 'request body is not JSON', extensions: { code: 'INVALID_REQUEST', retryable: false } }] }));
+          }
+        }
+        const result = await apollo.executeHTTPGraphQLRequest({
+          httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
+          context: async () => ({ services: gateway, role, requestId }),
+        });
+        const outHeaders: Record<string, string> = {};
+        for (const [k, v] of result.headers) outHeaders[k] = v;
+        res.writeHead(result.status ?? 200, outHeaders);
+        if (result.body.kind === 'complete') res.end(result.body.string);
+        else {
+          for await (const chunk of result.body.asyncIterator) res.write(chunk);
+          res.end();
+        }
+        return;
+      }
+      default:
+        return send(res, 404, JSON.stringify({ error: 'not found', path: url.pathname }));
+    }
+  };
+  return http.createServer((req, res) => {
+    handle(req, res).catch((err) => {
+      if (err instanceof BodyTooLargeError) return send(res, 413, JSON.stringify({ error: `body larger than ${MAX_BODY_BYTES} bytes` }));
+      log.error({ err, url: req.url }, 'request failed');
+      if (!res.headersSent) send(res, 500, JSON.stringify({ error: 'internal error' }));
+      else res.end();
+    });
+  });
+}

@@ -1,0 +1,74 @@
+/** The gateway process: Apollo + the contract endpoint + metrics on one HTTP port. */
+import type http from 'node:http';
+import { Client, Connection } from '@temporalio/client';
+import type { EventBus } from '../bus/event-bus';
+import type { FeaturePolicy } from '../core/policy';
+import { createPool } from '../db/pool';
+import { createApollo } from '../graphql/apollo';
+import { createGatewayServer } from '../http/server';
+import type { Logger } from '../logger';
+import type { TokenTable } from '../serving/auth';
+import { Gateway } from '../serving/gateway-services';
+import { PortInUseError } from '../services/errors';
+
+export interface GatewayOptions {
+  databaseUrl: string;
+  /** Without it, operator mutations answer UNAVAILABLE. */
+  temporalAddress?: string;
+  namespace: string;
+  policy: FeaturePolicy;
+  bus: EventBus;
+  tokens: TokenTable;
+  port: number;
+  /** Listen address. Default 127.0.0.1 (OFP_HTTP_HOST). */
+  host?: string;
+  introspection: boolean;
+  log: Logger;
+  /** Pool size. Default 16. */
+  poolSize?: number;
+}
+
+export interface RunningGateway {
+  url: string;
+  gateway: Gateway;
+  server: http.Server;
+  stop(): Promise<void>;
+}
+
+export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
+  const pool = createPool(o.databaseUrl, { max: o.poolSize ?? 16, applicationName: 'ofp-gateway' });
+  let connection: Connection | undefined;
+  let client: Client | undefined;
+  if (o.temporalAddress) {
+    connection = await Connection.connect({ address: o.temporalAddress });
+    client = new Client({ connection, namespace: o.namespace });
+  }
+  const gateway = new Gateway(pool, o.policy, o.bus, client);
+  const apollo = createApollo({ introspection: o.introspection });
+  await apollo.start();
+  const server = createGatewayServer({ gateway, apollo, tokens: o.tokens, log: o.log });
+  server.keepAliveTimeout = 65_000;
+  const host = o.host ?? process.env.OFP_HTTP_HOST ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'EADDRINUSE' ? new PortInUseError(o.port, 'OFP_HTTP_PORT') : err),
+    );
+    server.listen(o.port, host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : o.port;
+  const url = `http://${host}:${port}`;
+  o.log.info({ url: `${url}/graphql` }, 'gateway listening');
+  return {
+    url,
+    gateway,
+    server,
+    async stop() {
+      await new Promise<void>((r) => server.close(() => r()));
+      server.closeAllConnections();
+      await apollo.stop();
+      await connection?.close();
+      await pool.end();
+    },
+  };
+}
