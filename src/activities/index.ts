@@ -9,7 +9,8 @@ import type { RecordParser } from '../core/envelope';
 import type { FeaturePolicy } from '../core/policy';
 import { streamsOf } from '../core/policy';
 import type { Pool } from '../db/pool';
-import { ensureCheckpoint, readCheckpoint, type SeriesResolver } from '../db/projection-store';
+import type { PrismaClient } from '../db/prisma';
+import { readCheckpoint, type SeriesResolver } from '../db/projection-store';
 import { setPartitionState, skipStalledRecord, type ControlAction } from '../db/partition-control';
 import { pruneRetention } from '../db/retention';
 import type { Logger } from '../logger';
@@ -18,6 +19,8 @@ import { partitionWorkflowId, OfpPartition, OfpState, OfpStream, OfpNextOffset, 
 
 export interface ActivityDeps {
   pool: Pool;
+  /** Prisma client for the low-rate control paths; hot paths use set-based SQL on `pool`. */
+  prisma: PrismaClient;
   bus: EventBus;
   policy: FeaturePolicy;
   parser: RecordParser;
@@ -26,6 +29,8 @@ export interface ActivityDeps {
   /** Temporal client used to start partition workflows. */
   client: Client;
   taskQueue: string;
+  /** Workflow ID prefix. Default `ofp`. */
+  idPrefix?: string;
 }
 
 export interface PartitionRef {
@@ -49,9 +54,20 @@ export function createActivities(deps: ActivityDeps) {
   return {
     /** Creates the checkpoint row if needed and returns the partition's current position. */
     async ensurePartition(ref: PartitionRef): Promise<ControlResult & { endOffset: number }> {
-      await ensureCheckpoint(deps.pool, ref.stream, ref.partition);
-      const cp = await readCheckpoint(deps.pool, ref.stream, ref.partition);
-      return { ...controlResult(cp), endOffset: await deps.bus.endOffset(ref.stream, ref.partition) };
+      const row = await deps.prisma.checkpoint.upsert({
+        where: { stream_partition: { stream: ref.stream, partition: ref.partition } },
+        create: { stream: ref.stream, partition: ref.partition, nextOffset: 0n },
+        update: {},
+      });
+      return {
+        state: row.state as PartitionStatus['state'],
+        nextOffset: Number(row.nextOffset),
+        stalled:
+          row.stalledOffset === null
+            ? null
+            : { offset: Number(row.stalledOffset), class: row.stalledClass ?? '', reason: row.stalledReason ?? '' },
+        endOffset: await deps.bus.endOffset(ref.stream, ref.partition),
+      };
     },
 
     /** Applies one batch at the checkpoint, waiting up to `waitMs` for records when caught up. */
@@ -89,7 +105,7 @@ export function createActivities(deps: ActivityDeps) {
       for (const p of input.partitions) {
         await deps.client.workflow.start('partitionWorkflow', {
           taskQueue: deps.taskQueue,
-          workflowId: partitionWorkflowId(p.stream, p.partition),
+          workflowId: partitionWorkflowId(p.stream, p.partition, deps.idPrefix),
           workflowIdConflictPolicy: 'USE_EXISTING',
           args: [{ stream: p.stream, partition: p.partition, batchSize: input.batchSize, idleWaitMs: input.idleWaitMs }],
           typedSearchAttributes: [

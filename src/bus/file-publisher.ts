@@ -46,10 +46,6 @@ export class FilePublisher implements BusPublisher {
     }
     const groups = new Map<number, string[]>();
     for (const r of records) {
-      const line = r.line;
-      if (line.includes('\n') || line.endsWith('\r')) {
-        throw new RangeError(`a bus line must not contain a line break: ${JSON.stringify(line.slice(0, 80))}`);
-      }
       let p = r.partition;
       if (p === undefined) p = partitionFor(r.key, partitions);
       else if (!Number.isInteger(p) || p < 0 || p >= partitions) {
@@ -57,18 +53,18 @@ export class FilePublisher implements BusPublisher {
       }
       let g = groups.get(p);
       if (!g) groups.set(p, (g = []));
-      g.push(line);
+      g.push(r.line);
     }
     const counts = new Map<number, number>();
     if (groups.size === 0) return counts;
+    // Encode everything first: a bad line then fails the call before any partition was written.
+    const encoded = [...groups]
+      .sort((a, b) => a[0] - b[0])
+      .map(([p, lines]) => ({ p, n: lines.length, chunks: encodeLines(lines, this.maxWriteBytes) }));
     await this.ensureDir(stream);
-    await Promise.all(
-      [...groups].map(async ([p, lines]) => {
-        await this.append(partitionFilePath(this.root, stream, p), lines);
-        counts.set(p, lines.length);
-      }),
-    );
-    return new Map([...counts].sort((a, b) => a[0] - b[0]));
+    await Promise.all(encoded.map(({ p, chunks }) => this.append(partitionFilePath(this.root, stream, p), chunks)));
+    for (const { p, n } of encoded) counts.set(p, n);
+    return counts;
   }
 
   private async ensureDir(stream: string): Promise<void> {
@@ -78,10 +74,10 @@ export class FilePublisher implements BusPublisher {
     this.madeDirs.add(dir);
   }
 
-  private async append(file: string, lines: string[]): Promise<void> {
+  private async append(file: string, chunks: Buffer[]): Promise<void> {
     const fh = await fsp.open(file, 'a'); // O_WRONLY | O_CREAT | O_APPEND
     try {
-      for (const chunk of this.chunks(lines)) {
+      for (const chunk of chunks) {
         let off = 0;
         // A short write only happens when the disk is full or a limit is hit; finishing it keeps the line intact
         // for this publisher, but atomicity against concurrent publishers is then lost, so it is logged.
@@ -98,29 +94,46 @@ export class FilePublisher implements BusPublisher {
       await fh.close();
     }
   }
+}
 
-  /** The bytes to append, as few buffers as possible of at most maxWriteBytes, each ending with a whole line. */
-  private *chunks(lines: string[]): Generator<Buffer> {
-    const text = lines.join('\n') + '\n';
-    // A UTF-16 code unit is at most 3 UTF-8 bytes, so this bound avoids measuring the common case.
-    if (text.length * 3 <= this.maxWriteBytes) {
-      yield Buffer.from(text, 'utf8');
-      return;
-    }
-    let part: string[] = [];
-    let bytes = 0;
-    for (const line of lines) {
-      const n = Buffer.byteLength(line, 'utf8') + 1;
-      if (bytes + n > this.maxWriteBytes && part.length > 0) {
-        yield Buffer.from(part.join('\n') + '\n', 'utf8');
-        part = [];
-        bytes = 0;
+/**
+ * UTF-8 bytes of `lines`, each followed by '\n', in as few buffers as possible of at most `maxBytes` (a longer
+ * single line gets a buffer of its own), each ending with a whole line. Encodes straight into the output buffer
+ * (no joined intermediate string) and checks each line for line breaks on the way.
+ */
+export function encodeLines(lines: string[], maxBytes: number): Buffer[] {
+  const out: Buffer[] = [];
+  let buf = Buffer.allocUnsafe(Math.min(maxBytes, estimate(lines)));
+  let off = 0;
+  for (const line of lines) {
+    const bound = line.length * 3 + 1; // a UTF-16 code unit is at most 3 UTF-8 bytes
+    if (off + bound > buf.length) {
+      if (off > 0 && off + Buffer.byteLength(line, 'utf8') + 1 > maxBytes) {
+        out.push(buf.subarray(0, off));
+        buf = Buffer.allocUnsafe(Math.max(Math.min(maxBytes, buf.length), bound));
+        off = 0;
+      } else if (off + bound > buf.length) {
+        const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, off + bound));
+        buf.copy(bigger, 0, 0, off);
+        buf = bigger;
       }
-      part.push(line);
-      bytes += n;
     }
-    if (part.length > 0) yield Buffer.from(part.join('\n') + '\n', 'utf8');
+    const start = off;
+    off += buf.write(line, off, 'utf8');
+    // After write() the string is flat, so this search is a plain scan.
+    if (line.includes('\n') || (off > start && buf[off - 1] === 13)) {
+      throw new RangeError(`a bus line must not contain a line break: ${JSON.stringify(line.slice(0, 80))}`);
+    }
+    buf[off++] = 10;
   }
+  if (off > 0) out.push(buf.subarray(0, off));
+  return out;
+}
+
+function estimate(lines: string[]): number {
+  let n = 0;
+  for (const l of lines) n += l.length + 1;
+  return Math.max(64, n + (n >> 3));
 }
 
 export interface PublishJsonLinesOptions {

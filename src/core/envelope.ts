@@ -48,18 +48,16 @@ function kindOf(value: JsonValue | undefined): string {
 }
 
 // ---- fast lossless parse ----
-// lossless-json alone parses ~45,000 records/s, below the projector's budget. V8's JSON.parse is several times faster
-// but turns numbers into doubles, so one scan first rewrites every number token outside strings into a string
-// holding a NUL marker plus the exact text; a walk over the parsed tree then turns those strings back into
-// LosslessNumbers. The same scan counts member separators (`:` outside strings): every object member has exactly
-// one, so the text repeats a key iff it holds more of them than the tree has keys (JSON.parse, like lossless-json
-// for equal values, silently keeps one copy; the SPEC wants every repeated key rejected). Text the fast path cannot
-// take on (invalid JSON, a real `\u0000` in a string that could pose as a marker) goes to lossless-json, whose
-// answer (or error message) is authoritative.
+// lossless-json alone parses ~45,000 records/s, below the projector's budget; V8's JSON.parse is several times
+// faster but reads numbers as doubles. So the fast path runs both a cheap scan that collects the source text of every
+// number token (outside strings, in source order) and JSON.parse, then walks the parsed tree in the same order putting
+// a LosslessNumber with the exact text in place of each double. The scan also counts member separators (`:` outside
+// strings): every object member has exactly one, so the text repeats a key iff it holds more of them than the tree has
+// keys (JSON.parse, like lossless-json when the values are equal, silently keeps one copy; the SPEC wants every
+// repeated key rejected). Anything unusual goes to lossless-json, whose answer (or error message) is authoritative:
+// invalid JSON, and keys starting with a digit, since V8 orders integer-like keys first, not in source order.
 
-const NUMBER_MARKER = '\u0000';
-
-/** True when the code unit is in the JSON number alphabet: digits . e E + - (the grammar is checked later). */
+/** True when the code unit is in the JSON number alphabet: digits . e E + - */
 function isNumberChar(c: number): boolean {
   return (c >= 48 && c <= 57) || c === 46 || c === 101 || c === 69 || c === 43 || c === 45;
 }
@@ -76,61 +74,86 @@ function closingQuote(text: string, open: number): number {
   return end;
 }
 
-/** Marks numbers for JSON.parse; returns null when the slow path must decide. */
-function markNumbers(text: string): { marked: string; members: number } | null {
-  if (text.includes('\\u0000')) return null;
-  let marked = '';
-  let copiedUpTo = 0;
+interface Scan {
+  /** Source text of every number token, in source order. */
+  numbers: string[];
+  /** `:` outside strings, i.e. object members in the text. */
+  members: number;
+}
+
+/** Scans JSON text outside its strings; null for an unterminated string (the slow path words the error). */
+function scan(text: string): Scan | null {
+  const numbers: string[] = [];
   let members = 0;
   const n = text.length;
   let pos = 0;
   while (pos < n) {
     const open = text.indexOf('"', pos);
     const segmentEnd = open < 0 ? n : open;
-    // Outside strings: structure, literals and numbers.
     for (let i = pos; i < segmentEnd; i++) {
       const c = text.charCodeAt(i);
       if (c === 58 /* : */) {
         members++;
       } else if (c === 45 /* - */ || (c >= 48 && c <= 57) /* 0-9 */) {
+        // Outside strings of valid JSON only numbers hold digits or `-`, and a number ends at a delimiter.
         let j = i + 1;
         while (j < segmentEnd && isNumberChar(text.charCodeAt(j))) j++;
-        marked += `${text.slice(copiedUpTo, i)}"\\u0000${text.slice(i, j)}"`;
-        copiedUpTo = j;
+        numbers.push(text.slice(i, j));
         i = j - 1;
       }
     }
     if (open < 0) break;
     const close = closingQuote(text, open);
-    if (close < 0) return null; // unterminated string
+    if (close < 0) return null;
     pos = close + 1;
   }
-  return { marked: copiedUpTo === 0 ? text : marked + text.slice(copiedUpTo), members };
+  return { numbers, members };
 }
 
-/** Turns marker strings back into LosslessNumbers in place; returns the number of object keys (for duplicates). */
-function restoreNumbers(value: unknown): number {
+/** Thrown inside the fast path when the slow path must decide. */
+const BAIL = new Error('lossless fast path not applicable');
+
+/** Replaces the doubles of a JSON.parse tree by LosslessNumbers in source order; returns the object keys seen. */
+function attachNumbers(value: unknown, numbers: string[], state: { next: number }): number {
   let keys = 0;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const item: unknown = value[i];
-      if (typeof item === 'string') {
-        if (item.startsWith(NUMBER_MARKER)) value[i] = new LosslessNumber(item.slice(1));
-      } else if (typeof item === 'object' && item !== null) keys += restoreNumbers(item);
+      if (typeof item === 'number') value[i] = new LosslessNumber(numbers[state.next++]);
+      else if (typeof item === 'object' && item !== null) keys += attachNumbers(item, numbers, state);
     }
-  } else if (typeof value === 'object' && value !== null) {
-    const obj = value as Record<string, unknown>;
-    for (const key of Object.keys(obj)) {
-      // A marked number in key position (`{1:2}`) is invalid JSON the marking made parseable: hand it back.
-      if (key.charCodeAt(0) === 0) throw new SyntaxError('number as object key');
-      keys++;
-      const item = obj[key];
-      if (typeof item === 'string') {
-        if (item.startsWith(NUMBER_MARKER)) obj[key] = new LosslessNumber(item.slice(1));
-      } else if (typeof item === 'object' && item !== null) keys += restoreNumbers(item);
-    }
+    return keys;
+  }
+  const obj = value as Record<string, unknown>;
+  for (const key of Object.keys(obj)) {
+    const c = key.charCodeAt(0);
+    if (c >= 48 && c <= 57) throw BAIL;
+    keys++;
+    const item = obj[key];
+    if (typeof item === 'number') obj[key] = new LosslessNumber(numbers[state.next++]);
+    else if (typeof item === 'object' && item !== null) keys += attachNumbers(item, numbers, state);
   }
   return keys;
+}
+
+/** The fast path: the lossless tree, or undefined when the slow path must decide. */
+function parseFast(text: string): JsonValue | undefined {
+  const scanned = scan(text);
+  if (scanned === null) return undefined;
+  const { numbers, members } = scanned;
+  let tree: unknown;
+  const state = { next: 0 };
+  let keys = 0;
+  try {
+    tree = JSON.parse(text);
+    if (typeof tree === 'number') tree = new LosslessNumber(numbers[state.next++]);
+    else if (typeof tree === 'object' && tree !== null) keys = attachNumbers(tree, numbers, state);
+  } catch {
+    return undefined; // invalid JSON (lossless-json words the error), a digit-led key, or nesting too deep
+  }
+  if (state.next !== numbers.length) return undefined; // cannot happen for valid JSON; be safe
+  if (keys !== members) throw new DuplicateKeyError(`duplicate key '${firstDuplicateKey(text)}'`);
+  return tree as JsonValue;
 }
 
 /** Error thrown for JSON text that repeats a key in one object. */
@@ -138,26 +161,12 @@ export class DuplicateKeyError extends SyntaxError {}
 
 /**
  * Parses JSON text exactly as {@link parseLossless} does (numbers as LosslessNumbers with their source text), only
- * faster, and additionally rejects every repeated key. Throws SyntaxError (DuplicateKeyError for repeated keys).
+ * faster, and additionally rejects every repeated key. Throws SyntaxError (DuplicateKeyError for repeated keys), or
+ * RangeError when nested too deeply.
  */
 export function parseJsonStrict(text: string): JsonValue {
-  const fast = markNumbers(text);
-  if (fast !== null) {
-    let tree: unknown;
-    let keys = -1;
-    try {
-      tree = JSON.parse(fast.marked);
-      keys = restoreNumbers(tree);
-    } catch {
-      // invalid JSON or a malformed number token: let lossless-json decide and word the error
-    }
-    if (keys >= 0) {
-      if (keys !== fast.members) throw new DuplicateKeyError(`duplicate key '${firstDuplicateKey(text)}'`);
-      return typeof tree === 'string' && tree.startsWith(NUMBER_MARKER)
-        ? new LosslessNumber(tree.slice(1))
-        : (tree as JsonValue);
-    }
-  }
+  const fast = parseFast(text);
+  if (fast !== undefined) return fast;
   const tree = parseLossless(text);
   if (colonsOutsideStrings(text) !== keysInTree(tree)) {
     throw new DuplicateKeyError(`duplicate key '${firstDuplicateKey(text)}'`);

@@ -29,12 +29,6 @@ export class CheckpointFencedError extends Error {
   override name = 'CheckpointFencedError';
 }
 
-export async function ensureCheckpoint(pool: Pool, stream: string, partition: number): Promise<void> {
-  await pool.query(
-    `INSERT INTO checkpoints (stream, partition, next_offset) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING`,
-    [stream, partition],
-  );
-}
 
 export async function readCheckpoint(db: Pool | PoolClient, stream: string, partition: number): Promise<CheckpointRow> {
   const { rows } = await db.query(

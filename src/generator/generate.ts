@@ -52,14 +52,22 @@ export async function generate(options: GenerateOptions, busRoot: string): Promi
   const publisher = new FilePublisher(busRoot);
   const bar = new ProgressBar(o.count, { enabled: o.progress ?? Boolean(process.stderr.isTTY) });
   const started = Date.now();
-  const batches = new Map<string, PublishRecord[]>();
+  let batches = new Map<string, PublishRecord[]>();
   let inBatch = 0;
+  // One batch is written (file I/O on the libuv pool) while the next one is generated; awaiting the previous write
+  // before starting the next keeps every partition file in generation order.
+  let inflight: Promise<void> = Promise.resolve();
   const flush = async (): Promise<void> => {
-    for (const [stream, records] of batches) {
-      if (records.length > 0) await publisher.publish(stream, records, { partitions: o.partitions });
-    }
-    batches.clear();
+    const toWrite = batches;
+    batches = new Map();
     inBatch = 0;
+    await inflight;
+    inflight = (async () => {
+      for (const [stream, records] of toWrite) {
+        await publisher.publish(stream, records, { partitions: o.partitions });
+      }
+    })();
+    inflight.catch(() => undefined); // surfaced by the next await; avoids an unhandled-rejection warning meanwhile
   };
   for (let i = 0; i < o.count; i++) {
     const e = model.next();
@@ -73,6 +81,7 @@ export async function generate(options: GenerateOptions, busRoot: string): Promi
     }
   }
   await flush();
+  await inflight;
   bar.finish(o.count);
   return finishSummary(summary, model, started);
 }

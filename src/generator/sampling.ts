@@ -38,11 +38,11 @@ export class ZipfSampler {
 }
 
 /**
- * Maps rank r of a population to an entity id: base + (r * 2654435761) mod size. 2654435761 is prime, so this is a
- * permutation of 0..size-1 (for any size it does not divide) and hot entities get unremarkable ids.
+ * Maps rank r of a population to an entity id: base + ((r + 1) * 2654435761) mod size. 2654435761 is prime, so this
+ * is a permutation of 0..size-1 (for any size it does not divide) and hot entities get unremarkable ids.
  */
 export function entityId(base: number, rank: number, size: number): number {
-  return base + ((rank * 2654435761) % size);
+  return base + (((rank + 1) * 2654435761) % size);
 }
 
 /** Binary min-heap ordered by (ts, order): equal timestamps pop in insertion order, keeping output deterministic. */
@@ -59,14 +59,16 @@ export class MinHeap<T extends { ts: number; order: number }> {
 
   push(item: T): void {
     const a = this.items;
+    // Sift the hole up instead of swapping pairs: fewer writes and no temporary arrays.
+    let i = a.length;
     a.push(item);
-    let i = a.length - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!less(a[i], a[parent])) break;
-      [a[i], a[parent]] = [a[parent], a[i]];
+      if (!less(item, a[parent])) break;
+      a[i] = a[parent];
       i = parent;
     }
+    a[i] = item;
   }
 
   pop(): T | undefined {
@@ -74,19 +76,19 @@ export class MinHeap<T extends { ts: number; order: number }> {
     if (a.length === 0) return undefined;
     const top = a[0];
     const last = a.pop() as T;
-    if (a.length > 0) {
-      a[0] = last;
+    const n = a.length;
+    if (n > 0) {
       let i = 0;
       for (;;) {
         const l = 2 * i + 1;
+        if (l >= n) break;
         const r = l + 1;
-        let m = i;
-        if (l < a.length && less(a[l], a[m])) m = l;
-        if (r < a.length && less(a[r], a[m])) m = r;
-        if (m === i) break;
-        [a[i], a[m]] = [a[m], a[i]];
-        i = m;
+        const c = r < n && less(a[r], a[l]) ? r : l;
+        if (!less(a[c], last)) break;
+        a[i] = a[c];
+        i = c;
       }
+      a[i] = last;
     }
     return top;
   }

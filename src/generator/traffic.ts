@@ -90,8 +90,8 @@ export class TrafficModel {
   private readonly idSalt: number[][][];
   private readonly ring: EventSpec[] = [];
   private ringPos = 0;
-  /** Greatest ts of valid events per stream/partition/run: too_late records fall behind it. */
-  private readonly maxTs = new Map<string, Micros>();
+  /** Greatest ts of valid events per stream/partition/run (see maxTsSlot); too_late records fall behind it. */
+  private readonly maxTs: Float64Array;
   private nextFlowTs: Micros;
   private order = 0;
   private campaign: Campaign | null = null;
@@ -115,6 +115,7 @@ export class TrafficModel {
     // (while none is active) makes about `campaignFraction` of all flows campaign flows.
     this.campaignStart = f <= 0 ? 0 : Math.min(1, (f * CAMPAIGN_SHARE_WHILE_ACTIVE) / (CAMPAIGN_MEAN_FLOWS * (1 - f)));
     this.nextFlowTs = o.startMicros;
+    this.maxTs = new Float64Array(2 * o.partitions * o.runs).fill(-Infinity);
     this.flowSeq = this.runs.map(() => 0);
     this.idSeq = this.runs.map(() => [0, 0, 0]);
     const salts = new Prng(o.seed, 'event-ids');
@@ -152,9 +153,8 @@ export class TrafficModel {
       spec.ts -= 1 + this.prng.int(this.o.outOfOrderMaxMicros);
       outOfOrder = true;
     }
-    const key = `${spec.streamIndex}:${spec.flow.partition}:${spec.flow.run.index}`;
-    const max = this.maxTs.get(key);
-    if (max === undefined || spec.ts > max) this.maxTs.set(key, spec.ts);
+    const slot = this.maxTsSlot(spec);
+    if (spec.ts > this.maxTs[slot]) this.maxTs[slot] = spec.ts;
     if (this.stats.minTs === null || spec.ts < this.stats.minTs) this.stats.minTs = spec.ts;
     if (this.stats.maxTs === null || spec.ts > this.stats.maxTs) this.stats.maxTs = spec.ts;
     if (this.ring.length < RING_SIZE) this.ring.push(spec);
@@ -241,6 +241,10 @@ export class TrafficModel {
     }
   }
 
+  private maxTsSlot(e: EventSpec): number {
+    return (e.streamIndex * this.o.partitions + e.flow.partition) * this.o.runs + e.flow.run.index;
+  }
+
   /** 32 hex digits, unique per (run, id space, sequence): the first word is a bijection of the sequence number. */
   private nextEventId(run: GeneratedRun, space: number): string {
     const seq = this.idSeq[run.index][space]++;
@@ -268,8 +272,8 @@ export class TrafficModel {
         return this.emission(template, renderEvent(changed), 'anomaly');
       }
       case 'too_late': {
-        const max = this.maxTs.get(`${template.streamIndex}:${template.flow.partition}:${template.flow.run.index}`);
-        if (max === undefined) return null;
+        const max = this.maxTs[this.maxTsSlot(template)];
+        if (max === -Infinity) return null;
         const ts = max - this.o.lateHorizonMicros - MICROS_PER_HOUR - p.int(MICROS_PER_DAY);
         const late: EventSpec = { ...template, ts, eventId: this.nextEventId(template.flow.run, template.streamIndex) };
         return this.emission(late, renderEvent(late), 'too_late');

@@ -24,6 +24,8 @@ export interface GatewayOptions {
   host?: string;
   introspection: boolean;
   log: Logger;
+  /** Workflow ID prefix for operator updates. Default `ofp`. */
+  idPrefix?: string;
   /** Pool size. Default 16. */
   poolSize?: number;
 }
@@ -43,7 +45,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     connection = await Connection.connect({ address: o.temporalAddress });
     client = new Client({ connection, namespace: o.namespace });
   }
-  const gateway = new Gateway(pool, o.policy, o.bus, client);
+  const gateway = new Gateway(pool, o.policy, o.bus, client, o.idPrefix);
   const apollo = createApollo({ introspection: o.introspection });
   await apollo.start();
   const server = createGatewayServer({ gateway, apollo, tokens: o.tokens, log: o.log });

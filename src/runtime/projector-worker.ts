@@ -3,16 +3,17 @@
  * projector activities, plus the supervisor start and the retention Schedule (both idempotent).
  */
 import { Client, Connection, ScheduleAlreadyRunning } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import type { Duration } from '@temporalio/common';
 import type { EventBus } from '../bus/event-bus';
 import type { RecordParser } from '../core/envelope';
 import type { FeaturePolicy } from '../core/policy';
 import { createPool } from '../db/pool';
+import { createPrisma } from '../db/prisma';
 import { SeriesResolver } from '../db/projection-store';
 import type { Logger } from '../logger';
-import { PRUNE_SCHEDULE_ID, SUPERVISOR_WORKFLOW_ID } from '../workflows/messages';
+import { pruneScheduleId, supervisorWorkflowId } from '../workflows/messages';
 import type { SupervisorInput } from '../workflows/supervisor-workflow';
 
 export interface ProjectorWorkerOptions {
@@ -29,6 +30,8 @@ export interface ProjectorWorkerOptions {
   supervisor?: SupervisorInput;
   /** Concurrent activities; one per partition is what runs at a time. Default 16. */
   maxConcurrentActivities?: number;
+  /** Prefix of workflow and schedule IDs. Default `ofp` (SPEC 9); tests sharing one server use their own. */
+  idPrefix?: string;
   /** Interval of the retention Schedule. Default 10 minutes. */
   pruneEvery?: Duration;
 }
@@ -40,13 +43,29 @@ export interface RunningWorker {
   shutdown(): Promise<void>;
 }
 
+let runtimeInstalled = false;
+
+/** The SDK logs worker state changes at INFO; OFP_TEMPORAL_LOG_LEVEL (default WARN) keeps them out of the way. */
+function installRuntimeOnce(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger((process.env.OFP_TEMPORAL_LOG_LEVEL ?? 'WARN') as 'WARN') });
+  } catch {
+    // Already installed by the embedding process (tests); keep its logger.
+  }
+}
+
 export async function startProjectorWorker(o: ProjectorWorkerOptions): Promise<RunningWorker> {
+  installRuntimeOnce();
   const pool = createPool(o.databaseUrl, { max: 12, applicationName: 'ofp-worker' });
+  const prisma = createPrisma(o.databaseUrl);
   const nativeConnection = await NativeConnection.connect({ address: o.temporalAddress });
   const connection = await Connection.connect({ address: o.temporalAddress });
   const client = new Client({ connection, namespace: o.namespace });
   const activities = createActivities({
     pool,
+    prisma,
     bus: o.bus,
     policy: o.policy,
     parser: o.parser,
@@ -54,6 +73,7 @@ export async function startProjectorWorker(o: ProjectorWorkerOptions): Promise<R
     log: o.log,
     client,
     taskQueue: o.taskQueue,
+    idPrefix: o.idPrefix,
   });
   const worker = await Worker.create({
     connection: nativeConnection,
@@ -69,14 +89,14 @@ export async function startProjectorWorker(o: ProjectorWorkerOptions): Promise<R
 
   if (o.startSupervisor ?? true) {
     await client.workflow.start('supervisorWorkflow', {
-      workflowId: SUPERVISOR_WORKFLOW_ID,
+      workflowId: supervisorWorkflowId(o.idPrefix),
       taskQueue: o.taskQueue,
       workflowIdConflictPolicy: 'USE_EXISTING',
       args: [o.supervisor ?? {}],
     });
     try {
       await client.schedule.create({
-        scheduleId: PRUNE_SCHEDULE_ID,
+        scheduleId: pruneScheduleId(o.idPrefix),
         spec: { intervals: [{ every: o.pruneEvery ?? '10 minutes' }] },
         action: { type: 'startWorkflow', workflowType: 'pruneRetentionWorkflow', taskQueue: o.taskQueue, args: [] },
       });
@@ -95,6 +115,7 @@ export async function startProjectorWorker(o: ProjectorWorkerOptions): Promise<R
       await connection.close();
       await nativeConnection.close();
       await o.bus.close();
+      await prisma.$disconnect();
       await pool.end();
     },
   };

@@ -14,7 +14,13 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
-import { DatabaseUnreachableError, DataDirNotWritableError, errorCode, PortInUseError, ServiceStartError } from './errors';
+import {
+  DatabaseUnreachableError,
+  DataDirNotWritableError,
+  errorCode,
+  PortInUseError,
+  ServiceStartError,
+} from './errors';
 import { assertPortFree, LOOPBACK, sleep } from './ports';
 import {
   isProcessAlive,
@@ -28,7 +34,7 @@ import {
 export interface EmbeddedPostgresOptions {
   /** OFP data directory (`OFP_DATA_DIR`); the cluster lives in `<dataDir>/postgres/data`. */
   dataDir: string;
-  /** TCP port on 127.0.0.1 (`OFP_PG_PORT`, default 5433). */
+  /** TCP port on 127.0.0.1 (`OFP_PG_PORT`, default 5433). Must be a real port: PostgreSQL cannot pick one (no 0). */
   port: number;
   log: ServiceLogger;
   /** Database to create if missing and to name in the URL. Default `ofp`. */
@@ -108,7 +114,10 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   };
   const args = ['-D', pgData, '-p', String(port)];
   for (const [k, v] of Object.entries(settings)) args.push('-c', `${k}=${v}`);
-  fs.appendFileSync(logFile, `\n--- ofp: starting PostgreSQL on ${LOOPBACK}:${port} at ${new Date().toISOString()}\n`);
+  fs.appendFileSync(
+    logFile,
+    `\n--- ofp: starting PostgreSQL on ${LOOPBACK}:${port} at ${new Date().toISOString()}\n`,
+  );
   const server = await spawnManaged({
     name: 'postgres',
     command: path.join(bin, 'postgres'),
@@ -158,9 +167,13 @@ export async function checkDatabaseReachable(url: string, timeoutMs = 5000): Pro
   try {
     parsed = new URL(url);
   } catch (err) {
-    throw new DatabaseUnreachableError('?', 'DATABASE_URL is not a valid URL (postgresql://user:password@host:port/db)', {
-      cause: err,
-    });
+    throw new DatabaseUnreachableError(
+      '?',
+      'DATABASE_URL is not a valid URL (postgresql://user:password@host:port/db)',
+      {
+        cause: err,
+      },
+    );
   }
   const hostPort = `${parsed.hostname || 'localhost'}:${parsed.port || 5432}`;
   const client = new Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });
@@ -228,7 +241,17 @@ function serverUser(log: ServiceLogger): Owner | undefined {
   spawnSync('groupadd', ['--force', '--system', SUPERUSER], { stdio: 'ignore' });
   const add = spawnSync(
     'useradd',
-    ['--system', '--gid', SUPERUSER, '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', SUPERUSER],
+    [
+      '--system',
+      '--gid',
+      SUPERUSER,
+      '--no-create-home',
+      '--home-dir',
+      '/nonexistent',
+      '--shell',
+      '/usr/sbin/nologin',
+      SUPERUSER,
+    ],
     { encoding: 'utf8' },
   );
   const created = lookup();
@@ -244,7 +267,10 @@ function serverUser(log: ServiceLogger): Owner | undefined {
 /** Whether `user` can enter and write `dir`, tested as that user (it catches a private parent such as /root). */
 function canAccess(owner: Owner, dir: string, mode: 'rx' | 'rwx'): boolean {
   const script = mode === 'rwx' ? '[ -r "$1" ] && [ -w "$1" ] && [ -x "$1" ]' : '[ -r "$1" ] && [ -x "$1" ]';
-  return spawnSync('sh', ['-c', script, 'sh', dir], { uid: owner.uid, gid: owner.gid, stdio: 'ignore' }).status === 0;
+  return (
+    spawnSync('sh', ['-c', script, 'sh', dir], { uid: owner.uid, gid: owner.gid, stdio: 'ignore' }).status ===
+    0
+  );
 }
 
 function firstBlockedAncestor(owner: Owner, dir: string): string | undefined {
@@ -282,7 +308,9 @@ function binDir(root: string, owner: Owner | undefined, log: ServiceLogger): str
   const native = path.join(path.dirname(entry), '..', 'native');
   if (!owner || canAccess(owner, path.join(native, 'bin'), 'rx')) return path.join(native, 'bin');
   // The clone is somewhere the postgres user cannot enter (e.g. /root): run a copy kept beside the data.
-  const version = JSON.parse(fs.readFileSync(path.join(path.dirname(entry), '..', 'package.json'), 'utf8')).version;
+  const version = JSON.parse(
+    fs.readFileSync(path.join(path.dirname(entry), '..', 'package.json'), 'utf8'),
+  ).version;
   const copy = path.join(root, `pg-${version}`);
   if (!fs.existsSync(path.join(copy, 'bin', 'postgres'))) {
     log.info({ copy }, 'the PostgreSQL binaries are not accessible to the user postgres; copying them');
@@ -363,7 +391,8 @@ async function initdb(o: {
           hint: 'make it writable by the user that runs PostgreSQL, or set OFP_DATA_DIR to another directory',
         });
       }
-      const last = output.trim().split('\n').filter(Boolean).slice(-1)[0] ?? `exit ${run.status ?? run.signal}`;
+      const last =
+        output.trim().split('\n').filter(Boolean).slice(-1)[0] ?? `exit ${run.status ?? run.signal}`;
       throw new ServiceStartError('postgres', `initdb failed: ${last}`, { logFile });
     }
   } finally {
@@ -387,9 +416,13 @@ function startFailure(logFile: string, port: number): Error {
     .split('\n')
     .reverse()
     .find((l) => /FATAL|PANIC|ERROR/.test(l));
-  return new ServiceStartError('postgres', `PostgreSQL exited while starting${fatal ? `: ${fatal.trim()}` : ''}`, {
-    logFile,
-  });
+  return new ServiceStartError(
+    'postgres',
+    `PostgreSQL exited while starting${fatal ? `: ${fatal.trim()}` : ''}`,
+    {
+      logFile,
+    },
+  );
 }
 
 async function waitUntilAccepting(o: {

@@ -14,7 +14,11 @@ export const LOOPBACK = '127.0.0.1';
  *
  * @param host defaults to 127.0.0.1, where the embedded services listen.
  */
-export async function assertPortFree(port: number, variableName: string, host: string = LOOPBACK): Promise<void> {
+export async function assertPortFree(
+  port: number,
+  variableName: string,
+  host: string = LOOPBACK,
+): Promise<void> {
   if (port === 0) return;
   await new Promise<void>((resolve, reject) => {
     const server = net.createServer();
@@ -23,9 +27,12 @@ export async function assertPortFree(port: number, variableName: string, host: s
       if (code === 'EADDRINUSE') reject(new PortInUseError(port, variableName, { cause: err }));
       else
         reject(
-          new ServiceError(`cannot listen on ${host}:${port} (${code ?? err.message}); set ${variableName} to another port`, {
-            cause: err,
-          }),
+          new ServiceError(
+            `cannot listen on ${host}:${port} (${code ?? err.message}); set ${variableName} to another port`,
+            {
+              cause: err,
+            },
+          ),
         );
     });
     // exclusive: do not share a handle with cluster workers; we want the kernel's answer.
@@ -70,7 +77,9 @@ export async function waitForTcp(host: string, port: number, timeoutMs: number):
   for (;;) {
     if (await isTcpOpen(host, port, Math.max(100, Math.min(1000, deadline - Date.now())))) return;
     if (Date.now() >= deadline) {
-      throw new WaitTimeoutError(`nothing accepted connections on ${host}:${port} within ${Math.round(timeoutMs / 1000)} s`);
+      throw new WaitTimeoutError(
+        `nothing accepted connections on ${host}:${port} within ${Math.round(timeoutMs / 1000)} s`,
+      );
     }
     await sleep(100);
   }

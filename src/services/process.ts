@@ -171,9 +171,13 @@ export async function reclaimOrphan(opts: {
     fs.rmSync(opts.pidFile, { force: true });
     return;
   }
-  const childAlive = isSameProcess(content.pid, content.pidStart) && opts.matches(processCommandLine(content.pid));
+  const childAlive =
+    isSameProcess(content.pid, content.pidStart) && opts.matches(processCommandLine(content.pid));
   if (childAlive && content.owner === process.pid) {
-    throw new ServiceStartError(opts.name, `${opts.name} under ${opts.dataDir} is already running in this process`);
+    throw new ServiceStartError(
+      opts.name,
+      `${opts.name} under ${opts.dataDir} is already running in this process`,
+    );
   }
   if (childAlive && isSameProcess(content.owner, content.ownerStart)) {
     throw new ServiceStartError(
@@ -182,7 +186,10 @@ export async function reclaimOrphan(opts: {
     );
   }
   if (childAlive) {
-    opts.log.warn({ orphanPid: content.pid }, `stopping ${opts.name} left running by an earlier run that ended abruptly`);
+    opts.log.warn(
+      { orphanPid: content.pid },
+      `stopping ${opts.name} left running by an earlier run that ended abruptly`,
+    );
     await terminatePid(content.pid, opts.stopSignal, 15000);
   }
   fs.rmSync(opts.pidFile, { force: true });
@@ -193,7 +200,9 @@ export async function spawnManaged(opts: ManagedProcessOptions): Promise<Managed
   const wrap = parentDeathSignalSupported();
   // The signal the kernel sends if we die: the service's clean-shutdown signal.
   const command = wrap ? 'setpriv' : opts.command;
-  const args = wrap ? ['--pdeathsig', opts.stopSignal.replace(/^SIG/, ''), '--', opts.command, ...opts.args] : opts.args;
+  const args = wrap
+    ? ['--pdeathsig', opts.stopSignal.replace(/^SIG/, ''), '--', opts.command, ...opts.args]
+    : opts.args;
   const out = fs.openSync(opts.logFile, 'a');
   let child: ChildProcess;
   try {
@@ -249,7 +258,9 @@ export async function spawnManaged(opts: ManagedProcessOptions): Promise<Managed
       stopping ??= (async () => {
         if (!running) return;
         child.kill(opts.stopSignal);
-        const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
+        const timer = new Promise<'timeout'>((resolve) =>
+          setTimeout(() => resolve('timeout'), timeoutMs).unref(),
+        );
         if ((await Promise.race([exited, timer])) === 'timeout') {
           child.kill('SIGKILL');
           await exited;
@@ -269,7 +280,12 @@ export function tailFile(file: string, lines = 20): string {
       const length = Math.min(size, 64 * 1024);
       const buf = Buffer.alloc(length);
       fs.readSync(fd, buf, 0, length, size - length);
-      return buf.toString('utf8').split('\n').slice(-lines - 1).join('\n').trim();
+      return buf
+        .toString('utf8')
+        .split('\n')
+        .slice(-lines - 1)
+        .join('\n')
+        .trim();
     } finally {
       fs.closeSync(fd);
     }

@@ -83,7 +83,12 @@ export async function startTemporal(
   const namespace = config.temporalNamespace;
   if (config.temporalAddress) {
     await checkTemporalReachable(config.temporalAddress, namespace);
-    return { temporalAddress: config.temporalAddress, temporalNamespace: namespace, embedded: false, stop: async () => undefined };
+    return {
+      temporalAddress: config.temporalAddress,
+      temporalNamespace: namespace,
+      embedded: false,
+      stop: async () => undefined,
+    };
   }
   assertDataDirWritable(config.dataDir);
   const server = await startTemporalDevServer({

@@ -44,7 +44,10 @@ export function ofpCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /** Where the Go build of `version` is cached. */
-export function cachedTemporalCliPath(version: string = TEMPORAL_CLI_VERSION, env: NodeJS.ProcessEnv = process.env): string {
+export function cachedTemporalCliPath(
+  version: string = TEMPORAL_CLI_VERSION,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
   return path.join(ofpCacheDir(env), `temporal-${version}`, exeName);
 }
 
@@ -164,7 +167,9 @@ function describeBinary(file: string): string {
 }
 
 /** `go version` parsed, or undefined if Go is not on PATH. */
-export function goVersion(env: NodeJS.ProcessEnv = process.env): { text: string; major: number; minor: number } | undefined {
+export function goVersion(
+  env: NodeJS.ProcessEnv = process.env,
+): { text: string; major: number; minor: number } | undefined {
   const run = spawnSync('go', ['version'], { encoding: 'utf8', env, timeout: 30000 });
   if (run.status !== 0) return undefined;
   const m = /go(\d+)\.(\d+)(\S*)/.exec(run.stdout);

@@ -37,7 +37,7 @@ const INDEXED_VALUE_TYPE: Record<SearchAttributeType, number> = {
 export interface TemporalDevServerOptions {
   /** OFP data directory (`OFP_DATA_DIR`); the server keeps its state in `<dataDir>/temporal/temporal.db`. */
   dataDir: string;
-  /** Frontend gRPC port on 127.0.0.1 (`OFP_TEMPORAL_PORT`, default 7233). */
+  /** Frontend gRPC port on 127.0.0.1 (`OFP_TEMPORAL_PORT`, default 7233). Must be a real port (no 0). */
   port: number;
   /** Web UI port (`OFP_TEMPORAL_UI_PORT`, default 8233); null runs the server without the UI. */
   uiPort: number | null;
@@ -94,7 +94,8 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   const args = ['server', 'start-dev', '--db-filename', dbFile, '--ip', LOOPBACK, '--port', String(port)];
   args.push(...(uiPort === null ? ['--headless'] : ['--ui-port', String(uiPort)]));
   args.push('--namespace', namespace);
-  for (const [name, type] of Object.entries(searchAttributes)) args.push('--search-attribute', `${name}=${type}`);
+  for (const [name, type] of Object.entries(searchAttributes))
+    args.push('--search-attribute', `${name}=${type}`);
   for (const [key, value] of Object.entries(opts.dynamicConfig ?? {})) {
     args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   }
@@ -156,7 +157,11 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
  * Throws `TemporalUnavailableError` (one line) unless a Temporal frontend answers at `address` and has `namespace`.
  * @param timeoutMs connection timeout, default 5000 ms.
  */
-export async function checkTemporalReachable(address: string, namespace: string, timeoutMs = 5000): Promise<void> {
+export async function checkTemporalReachable(
+  address: string,
+  namespace: string,
+  timeoutMs = 5000,
+): Promise<void> {
   // A plain TCP probe first: a refused connection is then reported at once instead of after the gRPC timeout.
   const { host, port } = splitAddress(address);
   if (!(await isTcpOpen(host, port, timeoutMs))) throw new TemporalUnavailableError(address);
@@ -219,7 +224,9 @@ export async function ensureSearchAttributes(
   try {
     await connection.operatorService.addSearchAttributes({
       namespace,
-      searchAttributes: Object.fromEntries(missing.map((name) => [name, INDEXED_VALUE_TYPE[attributes[name]]])),
+      searchAttributes: Object.fromEntries(
+        missing.map((name) => [name, INDEXED_VALUE_TYPE[attributes[name]]]),
+      ),
     });
   } catch (err) {
     // ALREADY_EXISTS: registered concurrently (by the server's own flags or another worker).
@@ -275,7 +282,12 @@ async function connectWhenUp(o: {
   );
 }
 
-async function waitForNamespace(connection: Connection, namespace: string, deadline: number, logFile: string) {
+async function waitForNamespace(
+  connection: Connection,
+  namespace: string,
+  deadline: number,
+  logFile: string,
+) {
   for (;;) {
     try {
       await connection.workflowService.describeNamespace({ namespace });
@@ -305,7 +317,11 @@ function startFailure(logFile: string, port: number, uiPort: number | null): Err
     .split('\n')
     .reverse()
     .find((l) => /error|fatal|panic/i.test(l));
-  return new ServiceStartError('temporal', `the Temporal dev server exited while starting${last ? `: ${last.trim().slice(0, 300)}` : ''}`, {
-    logFile,
-  });
+  return new ServiceStartError(
+    'temporal',
+    `the Temporal dev server exited while starting${last ? `: ${last.trim().slice(0, 300)}` : ''}`,
+    {
+      logFile,
+    },
+  );
 }

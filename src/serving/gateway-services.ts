@@ -45,6 +45,7 @@ export class Gateway {
     readonly policy: FeaturePolicy,
     readonly bus: EventBus,
     private readonly temporal: Client | undefined,
+    private readonly idPrefix?: string,
   ) {
     this.reader = new FeatureReader(pool, policy, bus.offsetKind);
   }
@@ -142,7 +143,7 @@ export class Gateway {
   /** Acts through the partition workflow's Temporal update, so the workflow and the database agree. */
   async control(stream: string, partition: number, action: ControlAction): Promise<PartitionStatus> {
     if (!this.temporal) throw new GatewayUnavailableError('Temporal is not connected to this gateway');
-    const handle = this.temporal.workflow.getHandle(partitionWorkflowId(stream, partition));
+    const handle = this.temporal.workflow.getHandle(partitionWorkflowId(stream, partition, this.idPrefix));
     const update = { pause: pauseUpdate, resume: resumeUpdate, skip: skipUpdate, retry: retryUpdate }[action];
     return handle.executeUpdate(update);
   }

@@ -19,12 +19,20 @@ export interface PartitionStatus {
   stalled: { offset: number; class: string; reason: string } | null;
 }
 
-export const SUPERVISOR_WORKFLOW_ID = 'ofp/supervisor';
-export const PRUNE_SCHEDULE_ID = 'ofp/retention-prune';
+/** Prefix of every workflow and schedule ID. `ofp` in production (SPEC 9); tests sharing a server use their own. */
+export const DEFAULT_ID_PREFIX = 'ofp';
 
-/** Deterministic ID of the workflow that owns one partition (SPEC 9). */
-export function partitionWorkflowId(stream: string, partition: number): string {
-  return `ofp/${stream}/${partition}`;
+export function supervisorWorkflowId(prefix = DEFAULT_ID_PREFIX): string {
+  return `${prefix}/supervisor`;
+}
+
+export function pruneScheduleId(prefix = DEFAULT_ID_PREFIX): string {
+  return `${prefix}/retention-prune`;
+}
+
+/** Deterministic ID of the workflow that owns one partition (SPEC 9): `ofp/<stream>/<partition>`. */
+export function partitionWorkflowId(stream: string, partition: number, prefix = DEFAULT_ID_PREFIX): string {
+  return `${prefix}/${stream}/${partition}`;
 }
 
 export const OfpStream = defineSearchAttributeKey('OfpStream', SearchAttributeType.KEYWORD);

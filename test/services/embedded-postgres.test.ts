@@ -104,7 +104,9 @@ describe('startEmbeddedPostgres', () => {
     if (process.getuid?.() !== 0) return;
     const closed = path.join(tmp, 'closed');
     fs.mkdirSync(closed, { mode: 0o700 });
-    const err = await startEmbeddedPostgres({ dataDir: path.join(closed, 'data'), port: 0, log }).catch((e: unknown) => e);
+    const err = await startEmbeddedPostgres({ dataDir: path.join(closed, 'data'), port: 0, log }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(DataDirNotWritableError);
     expect((err as Error).message).toContain(`(${closed} is not accessible to the user postgres)`);
   });
@@ -113,7 +115,9 @@ describe('startEmbeddedPostgres', () => {
     // Root can write anywhere, so make mkdir fail structurally: the data dir lies under a regular file.
     const file = path.join(tmp, 'a-file');
     fs.writeFileSync(file, '');
-    const err = await startEmbeddedPostgres({ dataDir: path.join(file, 'data'), port: 0, log }).catch((e: unknown) => e);
+    const err = await startEmbeddedPostgres({ dataDir: path.join(file, 'data'), port: 0, log }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(DataDirNotWritableError);
     expect((err as Error).message).toContain(path.join(file, 'data', 'postgres'));
     expect((err as Error).message).toContain('OFP_DATA_DIR');
@@ -124,9 +128,13 @@ describe('startEmbeddedPostgres', () => {
 describe('checkDatabaseReachable', () => {
   it('says which host:port cannot be reached, in one line, without the password', async () => {
     const port = await findFreePort();
-    const err = await checkDatabaseReachable(`postgresql://ofp:s3cret@127.0.0.1:${port}/ofp`).catch((e: unknown) => e);
+    const err = await checkDatabaseReachable(`postgresql://ofp:s3cret@127.0.0.1:${port}/ofp`).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(DatabaseUnreachableError);
-    expect((err as Error).message).toBe(`cannot reach PostgreSQL at 127.0.0.1:${port} (ECONNREFUSED); check DATABASE_URL`);
+    expect((err as Error).message).toBe(
+      `cannot reach PostgreSQL at 127.0.0.1:${port} (ECONNREFUSED); check DATABASE_URL`,
+    );
   });
 
   it('rejects a URL that is not one', async () => {
@@ -134,12 +142,18 @@ describe('checkDatabaseReachable', () => {
   });
 
   it('explains a wrong password and a missing database', async () => {
-    const pg = await startEmbeddedPostgres({ dataDir: path.join(tmp, 'data'), port: await findFreePort(), log });
+    const pg = await startEmbeddedPostgres({
+      dataDir: path.join(tmp, 'data'),
+      port: await findFreePort(),
+      log,
+    });
     try {
       await expect(checkDatabaseReachable(pg.url)).resolves.toBeUndefined();
       const wrong = pg.url.replace(/:[0-9a-f]+@/, ':wrong@');
       const err = await checkDatabaseReachable(wrong).catch((e: unknown) => e);
-      expect((err as Error).message).toMatch(/rejected user postgres \(wrong password\); check DATABASE_URL$/);
+      expect((err as Error).message).toMatch(
+        /rejected user postgres \(wrong password\); check DATABASE_URL$/,
+      );
       expect((err as Error).message).not.toContain('wrong@');
       await expect(checkDatabaseReachable(pg.url.replace(/\/ofp$/, '/nope'))).rejects.toThrow(
         /database nope does not exist at 127\.0\.0\.1:\d+; create it or check DATABASE_URL/,

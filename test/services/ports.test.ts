@@ -54,7 +54,9 @@ describe('waitForTcp', () => {
 
   it('times out with a message naming the address', async () => {
     const port = await findFreePort();
-    await expect(waitForTcp('127.0.0.1', port, 300)).rejects.toThrow(`nothing accepted connections on 127.0.0.1:${port}`);
+    await expect(waitForTcp('127.0.0.1', port, 300)).rejects.toThrow(
+      `nothing accepted connections on 127.0.0.1:${port}`,
+    );
     expect(await isTcpOpen('127.0.0.1', port)).toBe(false);
   });
 });

@@ -41,10 +41,8 @@ async function embeddedEnv(name: string): Promise<NodeJS.ProcessEnv> {
 
 describe('startServices', () => {
   it('starts embedded PostgreSQL and Temporal under OFP_DATA_DIR and stops both', async () => {
-    const t0 = Date.now();
     const config = loadConfig(await embeddedEnv('both'));
     const services = await startServices(config, log);
-    console.log('TIMING start', Date.now() - t0);
     try {
       expect(services.embedded).toEqual({ postgres: true, temporal: true });
       expect(services.databaseUrl).toContain(`@127.0.0.1:${config.pgPort}/ofp`);
@@ -53,9 +51,7 @@ describe('startServices', () => {
       await checkDatabaseReachable(services.databaseUrl);
       await checkTemporalReachable(services.temporalAddress, 'default');
     } finally {
-      const t1 = Date.now();
       await services.stop();
-      console.log('TIMING stop', Date.now() - t1);
     }
     await expect(checkDatabaseReachable(services.databaseUrl)).rejects.toBeInstanceOf(
       DatabaseUnreachableError,

@@ -54,7 +54,9 @@ describe('findTemporalCli', () => {
   it('rejects an OFP_TEMPORAL_BIN that is not executable', () => {
     const file = path.join(tmp, 'not-exec');
     fs.writeFileSync(file, '');
-    expect(() => findTemporalCli({ OFP_TEMPORAL_BIN: file })).toThrow(`OFP_TEMPORAL_BIN=${file} is not an executable file`);
+    expect(() => findTemporalCli({ OFP_TEMPORAL_BIN: file })).toThrow(
+      `OFP_TEMPORAL_BIN=${file} is not an executable file`,
+    );
   });
 });
 

@@ -24,10 +24,13 @@ const log = pino({ level: 'silent' });
 let tmp: string;
 let binary: string;
 
-beforeAll(async () => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ofp-temporal-test-'));
-  binary = await ensureTemporalCli({ log });
-}, 15 * 60 * 1000);
+beforeAll(
+  async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ofp-temporal-test-'));
+    binary = await ensureTemporalCli({ log });
+  },
+  15 * 60 * 1000,
+);
 afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
@@ -51,10 +54,22 @@ describe('startTemporalDevServer', () => {
     try {
       const ns = await connection.workflowService.describeNamespace({ namespace: 'ofp-test' });
       expect(ns.namespaceInfo?.name).toBe('ofp-test');
-      const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace: 'ofp-test' });
+      const { customAttributes } = await connection.operatorService.listSearchAttributes({
+        namespace: 'ofp-test',
+      });
       // IndexedValueType: 2 = Keyword, 3 = Int.
-      expect(customAttributes).toMatchObject({ OfpStream: 2, OfpPartition: 3, OfpState: 2, OfpNextOffset: 3 });
-      expect(Object.keys(OFP_SEARCH_ATTRIBUTES).sort()).toEqual(['OfpNextOffset', 'OfpPartition', 'OfpState', 'OfpStream']);
+      expect(customAttributes).toMatchObject({
+        OfpStream: 2,
+        OfpPartition: 3,
+        OfpState: 2,
+        OfpNextOffset: 3,
+      });
+      expect(Object.keys(OFP_SEARCH_ATTRIBUTES).sort()).toEqual([
+        'OfpNextOffset',
+        'OfpPartition',
+        'OfpState',
+        'OfpStream',
+      ]);
 
       // Registering what is missing (as the worker does against a production server).
       await ensureSearchAttributes(connection, 'ofp-test', { OfpTestOnly: 'Keyword' });
@@ -89,7 +104,9 @@ describe('startTemporalDevServer', () => {
     expect(server.uiUrl).toBeUndefined();
     const connection = await Connection.connect({ address: server.address });
     try {
-      const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace: 'ofp-test' });
+      const { customAttributes } = await connection.operatorService.listSearchAttributes({
+        namespace: 'ofp-test',
+      });
       expect(customAttributes).toMatchObject({ OfpStream: 2, OfpTestOnly: 2 });
     } finally {
       await connection.close();
@@ -113,7 +130,9 @@ describe('startTemporalDevServer', () => {
         binary,
       }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(PortInUseError);
-      expect((err as Error).message).toBe(`port ${uiPort} is in use; set OFP_TEMPORAL_UI_PORT to another port`);
+      expect((err as Error).message).toBe(
+        `port ${uiPort} is in use; set OFP_TEMPORAL_UI_PORT to another port`,
+      );
     } finally {
       blocker.close();
     }
