@@ -13,6 +13,8 @@ export interface OfpConfig {
   temporalNamespace: string;
   /** Task queue of the projector worker. Default `ofp-projector`. */
   taskQueue: string;
+  /** Prefix of workflow and schedule IDs. Default `ofp` (SPEC 9); only tests sharing a Temporal server change it. */
+  idPrefix: string;
   /** Embedded services' data. Default `.data`. */
   dataDir: string;
   /** File bus root. Default `<dataDir>/bus`. */
@@ -21,6 +23,8 @@ export interface OfpConfig {
   policyPath: string;
   /** Gateway port. Default 4000. */
   httpPort: number;
+  /** Gateway listen address. Default 127.0.0.1 (a container sets 0.0.0.0). */
+  httpHost: string;
   /** Embedded PostgreSQL port. Default 5433. */
   pgPort: number;
   /** Embedded Temporal frontend port. Default 7233; the Web UI listens on `OFP_TEMPORAL_UI_PORT` (default 8233). */
@@ -37,10 +41,12 @@ export const CONFIG_VARIABLES = [
   'TEMPORAL_ADDRESS',
   'TEMPORAL_NAMESPACE',
   'OFP_TASK_QUEUE',
+  'OFP_ID_PREFIX',
   'OFP_DATA_DIR',
   'OFP_BUS_ROOT',
   'OFP_POLICY',
   'OFP_HTTP_PORT',
+  'OFP_HTTP_HOST',
   'OFP_PG_PORT',
   'OFP_TEMPORAL_PORT',
   'OFP_TEMPORAL_UI_PORT',
@@ -69,10 +75,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OfpConfig {
     temporalAddress: env.TEMPORAL_ADDRESS || undefined,
     temporalNamespace: env.TEMPORAL_NAMESPACE || 'default',
     taskQueue: env.OFP_TASK_QUEUE || 'ofp-projector',
+    idPrefix: env.OFP_ID_PREFIX || 'ofp',
     dataDir,
     busRoot: path.resolve(env.OFP_BUS_ROOT || path.join(dataDir, 'bus')),
     policyPath: path.resolve(env.OFP_POLICY || 'config/features.yaml'),
     httpPort: port(env, 'OFP_HTTP_PORT', 4000),
+    httpHost: env.OFP_HTTP_HOST || '127.0.0.1',
     pgPort: port(env, 'OFP_PG_PORT', 5433),
     temporalPort: port(env, 'OFP_TEMPORAL_PORT', 7233),
     temporalUiPort: port(env, 'OFP_TEMPORAL_UI_PORT', 8233),

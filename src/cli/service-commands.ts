@@ -45,6 +45,7 @@ export function registerServiceCommands(program: Command): void {
           temporalAddress: services.temporalAddress,
           namespace: services.temporalNamespace,
           taskQueue: app.config.taskQueue,
+          idPrefix: app.config.idPrefix,
           policy: app.policy,
           parser: app.parser,
           bus: app.bus,
@@ -60,7 +61,9 @@ export function registerServiceCommands(program: Command): void {
           bus: app.bus,
           tokens,
           port: app.config.httpPort,
+          host: app.config.httpHost,
           introspection: app.config.introspection,
+          idPrefix: app.config.idPrefix,
           log: logger,
         });
         stops.push(() => gw.stop());
@@ -102,6 +105,7 @@ export function registerServiceCommands(program: Command): void {
           temporalAddress: services.temporalAddress,
           namespace: services.temporalNamespace,
           taskQueue: app.config.taskQueue,
+          idPrefix: app.config.idPrefix,
           policy: app.policy,
           parser: app.parser,
           bus: app.bus,
@@ -132,7 +136,9 @@ export function registerServiceCommands(program: Command): void {
           bus: app.bus,
           tokens,
           port: app.config.httpPort,
+          host: app.config.httpHost,
           introspection: app.config.introspection,
+          idPrefix: app.config.idPrefix,
           log: logger,
         });
         stops.push(() => gw.stop());

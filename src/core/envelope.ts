@@ -232,7 +232,8 @@ function readPin(field: keyof ContextPins, value: JsonValue): { text: string } |
   if (value === '') return { problem: 'required pin is empty' };
   if (field === 'seed') {
     // seed is a JSON integer (uint64): a string, `7.0` or `7e0` is malformed even when its value would fit.
-    if (!isIntegerLiteral(value)) return { problem: `must be an unsigned 64-bit integer number, got ${kindOf(value)}` };
+    if (!isIntegerLiteral(value))
+      return { problem: `must be an unsigned 64-bit integer number, got ${kindOf(value)}` };
     const problem = pinProblem('seed', value.value);
     return problem ? { problem } : { text: value.value };
   }
@@ -255,7 +256,8 @@ function readPins(event: JsonValue | undefined): ContextPins | Failure {
   }
   const pins = {} as Record<keyof ContextPins, string>;
   for (const [snake, camel] of REQUIRED_PIN_FIELDS) {
-    if (!Object.hasOwn(event, snake)) return { ok: false, class: 'pins_invalid', reason: `${snake}: required pin is missing` };
+    if (!Object.hasOwn(event, snake))
+      return { ok: false, class: 'pins_invalid', reason: `${snake}: required pin is missing` };
     const read = readPin(camel, event[snake]);
     if ('problem' in read) return { ok: false, class: 'pins_invalid', reason: `${snake}: ${read.problem}` };
     pins[camel] = read.text;
@@ -281,7 +283,8 @@ export class RecordParser {
     this.checkEnvelope = ajv.check(schemas.envelopeSchema);
     for (const [eventType, name] of Object.entries(PAYLOAD_SCHEMA_BY_EVENT_TYPE)) {
       const schema = schemas.payloadSchemas[name];
-      if (!schema) throw new Error(`RecordParser: payload schema ${name} (event_type ${eventType}) is missing`);
+      if (!schema)
+        throw new Error(`RecordParser: payload schema ${name} (event_type ${eventType}) is missing`);
       this.payloadChecks.set(eventType, ajv.check(schema, 'payload'));
     }
   }
@@ -297,17 +300,26 @@ export class RecordParser {
       root = parseJsonStrict(raw);
     } catch (error) {
       // SyntaxError from the parser, or RangeError for nesting deeper than the stack.
-      const reason = error instanceof RangeError ? 'JSON nested too deeply' : `invalid JSON: ${(error as Error).message}`;
+      const reason =
+        error instanceof RangeError ? 'JSON nested too deeply' : `invalid JSON: ${(error as Error).message}`;
       return { ok: false, class: 'unparseable', reason };
     }
     if (!isJsonObject(root)) {
-      return { ok: false, class: 'unparseable', reason: `top-level JSON value is ${kindOf(root)}, not an object` };
+      return {
+        ok: false,
+        class: 'unparseable',
+        reason: `top-level JSON value is ${kindOf(root)}, not an object`,
+      };
     }
     try {
       return this.classify(root);
     } catch (error) {
       // Not expected: a safety net so that one odd record can never crash a projector.
-      return { ok: false, class: 'envelope_invalid', reason: `envelope could not be validated: ${(error as Error).message}` };
+      return {
+        ok: false,
+        class: 'envelope_invalid',
+        reason: `envelope could not be validated: ${(error as Error).message}`,
+      };
     }
   }
 
@@ -369,7 +381,10 @@ export class RecordParser {
 /** SPEC 1.3 framing: `{envelope}` → envelope; `{payload, partition_key | published_at_utc}` → payload; else itself. */
 function unframe(root: JsonObject): JsonValue | undefined {
   if (Object.hasOwn(root, 'envelope')) return root.envelope;
-  if (Object.hasOwn(root, 'payload') && (Object.hasOwn(root, 'partition_key') || Object.hasOwn(root, 'published_at_utc'))) {
+  if (
+    Object.hasOwn(root, 'payload') &&
+    (Object.hasOwn(root, 'partition_key') || Object.hasOwn(root, 'published_at_utc'))
+  ) {
     return root.payload;
   }
   return root;
@@ -389,6 +404,10 @@ function longerThan(text: string, max: number): boolean {
  * `schema_version` is null when absent; an absent payload is left out.
  */
 export function payloadHash(envelope: Envelope): string {
-  const subject = { event_type: envelope.eventType, schema_version: envelope.schemaVersion, payload: envelope.payload };
+  const subject = {
+    event_type: envelope.eventType,
+    schema_version: envelope.schemaVersion,
+    payload: envelope.payload,
+  };
   return createHash('sha256').update(canonicalJson(subject)).digest('hex');
 }

@@ -57,7 +57,13 @@ const SUBSCHEMA = new Set([
   'unevaluatedItems',
   'unevaluatedProperties',
 ]);
-const SUBSCHEMA_MAP = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas']);
+const SUBSCHEMA_MAP = new Set([
+  'properties',
+  'patternProperties',
+  '$defs',
+  'definitions',
+  'dependentSchemas',
+]);
 const SUBSCHEMA_ARRAY = new Set(['anyOf', 'allOf', 'oneOf', 'prefixItems']);
 
 function isPlainObject(value: unknown): value is Schema {
@@ -134,7 +140,8 @@ function display(value: unknown): string {
   const n = numberText(value);
   if (n !== null) return n;
   if (Array.isArray(value)) return `[${value.map(display).join(',')}]`;
-  if (isPlainObject(value)) return `{${Object.keys(value).map((k) => `${JSON.stringify(k)}:${display(value[k])}`)}}`;
+  if (isPlainObject(value))
+    return `{${Object.keys(value).map((k) => `${JSON.stringify(k)}:${display(value[k])}`)}}`;
   return JSON.stringify(value);
 }
 
@@ -144,11 +151,15 @@ function jsonEqual(a: unknown, b: unknown): boolean {
   const y = numberText(b);
   if (x !== null || y !== null) return x !== null && y !== null && new Decimal(x).eq(new Decimal(y));
   if (Array.isArray(a) || Array.isArray(b)) {
-    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((v, i) => jsonEqual(v, b[i]));
+    return (
+      Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((v, i) => jsonEqual(v, b[i]))
+    );
   }
   if (isPlainObject(a) && isPlainObject(b)) {
     const keys = Object.keys(a);
-    return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && jsonEqual(a[k], b[k]));
+    return (
+      keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && jsonEqual(a[k], b[k]))
+    );
   }
   return a === b;
 }
@@ -175,15 +186,18 @@ const TYPE_TESTS: Record<string, (d: unknown) => boolean> = {
   array: (d) => Array.isArray(d),
   object: (d) => isPlainObject(d),
   // A LosslessNumber is an integer only when its source text is an integer literal: `7.0` and `7e0` are not.
-  integer: (d) => isIntegerLiteral(d) || (typeof d === 'number' && Number.isInteger(d)) || typeof d === 'bigint',
-  number: (d) => isLosslessNumber(d) || (typeof d === 'number' && Number.isFinite(d)) || typeof d === 'bigint',
+  integer: (d) =>
+    isIntegerLiteral(d) || (typeof d === 'number' && Number.isInteger(d)) || typeof d === 'bigint',
+  number: (d) =>
+    isLosslessNumber(d) || (typeof d === 'number' && Number.isFinite(d)) || typeof d === 'bigint',
 };
 
 function compileJsonType(maxExponent: number) {
   return (schema: unknown): DataValidateFunction => {
     const types = Array.isArray(schema) ? (schema as unknown[]) : [schema];
     for (const t of types) {
-      if (typeof t !== 'string' || !Object.hasOwn(TYPE_TESTS, t)) throw new Error(`type: unknown JSON type ${display(t)}`);
+      if (typeof t !== 'string' || !Object.hasOwn(TYPE_TESTS, t))
+        throw new Error(`type: unknown JSON type ${display(t)}`);
     }
     const names = types as string[];
     const expected = names.join(' or ');
@@ -192,7 +206,11 @@ function compileJsonType(maxExponent: number) {
     return validator((data) => {
       for (const test of tests) {
         if (!test(data)) continue;
-        if (wantsNumber && isLosslessNumber(data) && exponentOf((data as LosslessNumber).value) > maxExponent) {
+        if (
+          wantsNumber &&
+          isLosslessNumber(data) &&
+          exponentOf((data as LosslessNumber).value) > maxExponent
+        ) {
           return {
             keyword: 'type',
             message: `must be ${expected} with an exponent of at most ${maxExponent}`,
@@ -230,12 +248,17 @@ function compileBound(bound: (typeof BOUNDS)[keyof typeof BOUNDS]) {
 
 function compileMultipleOf(schema: unknown): DataValidateFunction {
   const divisorText = numberText(schema);
-  if (divisorText === null || !new Decimal(divisorText).gt(0)) throw new Error('multipleOf: must be a positive number');
+  if (divisorText === null || !new Decimal(divisorText).gt(0))
+    throw new Error('multipleOf: must be a positive number');
   const divisor = new Decimal(divisorText);
   return validator((data) => {
     const text = numberText(data);
     if (text === null || new Decimal(text).mod(divisor).isZero()) return null;
-    return { keyword: 'multipleOf', message: `must be multiple of ${divisorText}`, params: { multipleOf: divisorText } };
+    return {
+      keyword: 'multipleOf',
+      message: `must be multiple of ${divisorText}`,
+      params: { multipleOf: divisorText },
+    };
   });
 }
 
@@ -280,7 +303,10 @@ export function jsonPath(rootPath: string, instancePath: string, property?: stri
 function describeOne(error: ErrorObject, rootPath: string): { path: string; message: string } {
   const params = error.params as Record<string, unknown>;
   if (error.keyword === 'required') {
-    return { path: jsonPath(rootPath, error.instancePath, String(params.missingProperty)), message: 'is required' };
+    return {
+      path: jsonPath(rootPath, error.instancePath, String(params.missingProperty)),
+      message: 'is required',
+    };
   }
   if (error.keyword === 'additionalProperties') {
     return {
@@ -330,7 +356,12 @@ export class LosslessAjv {
     addFormats(this.ajv);
     const maxExponent = options.maxNumberExponent ?? DEFAULT_MAX_NUMBER_EXPONENT;
     // `before: 'const'` puts the type test ahead of const/enum/anyOf..., so a wrong type is the error reported.
-    this.ajv.addKeyword({ keyword: 'jsonType', before: 'const', errors: true, compile: compileJsonType(maxExponent) });
+    this.ajv.addKeyword({
+      keyword: 'jsonType',
+      before: 'const',
+      errors: true,
+      compile: compileJsonType(maxExponent),
+    });
     for (const [keyword, bound] of Object.entries(BOUNDS)) {
       this.ajv.addKeyword({ keyword, errors: true, compile: compileBound(bound) });
     }

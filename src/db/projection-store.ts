@@ -384,7 +384,7 @@ export async function insertQuarantine(
       decisions.map((d) => d.class),
       decisions.map((d) => d.reason),
       // PostgreSQL text cannot hold NUL; keep the record readable and lossless by escaping it.
-      decisions.map((d) => d.record.raw.replace(/\u0000/g, '\\u0000')),
+      decisions.map((d) => d.record.raw.split('\u0000').join('\\u0000')),
       decisions.map((d) => d.runKey),
       decisions.map((d) => d.envelope?.eventType ?? null),
       decisions.map((d) => d.envelope?.eventId ?? null),

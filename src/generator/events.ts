@@ -30,6 +30,8 @@ export interface Flow {
   amountCents: number;
   fraud: boolean;
   campaignId: string | null;
+  /** flowTail(run, fraud, campaignId), computed once per flow. */
+  tailJson: string;
 }
 
 /** A flow anchor (stream 0) or one event of the flow's event stream (stream 1). */
@@ -93,43 +95,69 @@ export function amountText(cents: number): string {
   return `${whole}.${frac < 10 ? '0' : ''}${frac}`;
 }
 
-function campaignJson(flow: Flow): string {
-  return flow.campaignId === null ? 'null' : `"${flow.campaignId}"`;
+const NO_ENVELOPE_FAULTS: EnvelopeFaults = Object.freeze({});
+const NO_PAYLOAD_FAULTS: PayloadFaults = Object.freeze({});
+const ANCHOR_HEAD = `","event_type":"${ANCHOR_EVENT_TYPE}","schema_version":"v1","ts_utc":"`;
+const TRAFFIC_HEAD = `","event_type":"${TRAFFIC_EVENT_TYPE}","schema_version":"v1","ts_utc":"`;
+
+/**
+ * The envelope text between ts_utc's value and the payload, for a run: `",<pins>,"producer":...,"payload":`.
+ * Computed once per run; events add only what varies.
+ */
+export function envelopeMiddle(pinsJson: string, extra = ''): string {
+  return `",${pinsJson},"producer":"ofp-generator"${extra},"payload":`;
+}
+
+/** The payload text after `amount`, shared by a flow's anchor and its events: `,<pins>,"fraud_flag":..,"campaign_id":..}`. */
+export function flowTail(run: GeneratedRun, fraud: boolean, campaignId: string | null, omitCampaignId = false): string {
+  const campaign = omitCampaignId ? '' : `,"campaign_id":${campaignId === null ? 'null' : `"${campaignId}"`}`;
+  return `,${run.payloadPinsJson},"fraud_flag":${fraud}${campaign}}`;
+}
+
+function tail(f: Flow, faults: PayloadFaults): string {
+  return faults.omitCampaignId ? flowTail(f.run, f.fraud, f.campaignId, true) : f.tailJson;
 }
 
 /** payload of `s3_flow_anchor_with_fraud_6B` (schema flow_anchor_with_fraud_6B). */
-export function anchorPayload(e: EventSpec, tsText: string, faults: PayloadFaults = {}): string {
+export function anchorPayload(e: EventSpec, tsText: string, faults: PayloadFaults = NO_PAYLOAD_FAULTS): string {
   const f = e.flow;
   const amount = faults.amountJson ?? amountText(e.amountCents);
-  const merchant = faults.fractionalId ? `${f.merchantId}.0` : `${f.merchantId}`;
+  const merchant = faults.fractionalId ? `${f.merchantId}.0` : f.merchantId;
   const extra = faults.extraProperty ? '"risk_note":"generated",' : '';
-  const campaign = faults.omitCampaignId ? '' : `,"campaign_id":${campaignJson(f)}`;
   return (
     `{${extra}"flow_id":${f.flowId},"arrival_seq":${f.arrivalSeq},"merchant_id":${merchant},"party_id":${f.partyId},` +
     `"account_id":${f.accountId},"instrument_id":${f.instrumentId},"device_id":${f.deviceId},"ip_id":${f.ipId},` +
-    `"ts_utc":"${tsText}","amount":${amount},${f.run.payloadPinsJson},"fraud_flag":${f.fraud}${campaign}}`
+    `"ts_utc":"${tsText}","amount":${amount}${tail(f, faults)}`
   );
 }
 
 /** payload of `s3_event_stream_with_fraud_6B` (schema event_stream_with_fraud_6B). */
-export function trafficPayload(e: EventSpec, tsText: string, faults: PayloadFaults = {}): string {
+export function trafficPayload(e: EventSpec, tsText: string, faults: PayloadFaults = NO_PAYLOAD_FAULTS): string {
   const f = e.flow;
   const amount = faults.amountJson ?? amountText(e.amountCents);
-  const seq = faults.fractionalId ? `${e.eventSeq}.0` : `${e.eventSeq}`;
+  const seq = faults.fractionalId ? `${e.eventSeq}.0` : e.eventSeq;
   const extra = faults.extraProperty ? '"risk_note":"generated",' : '';
-  const campaign = faults.omitCampaignId ? '' : `,"campaign_id":${campaignJson(f)}`;
   return (
     `{${extra}"flow_id":${f.flowId},"event_seq":${seq},"event_type":"${e.trafficType}","ts_utc":"${tsText}",` +
-    `"amount":${amount},${f.run.payloadPinsJson},"fraud_flag":${f.fraud}${campaign}}`
+    `"amount":${amount}${tail(f, faults)}`
   );
 }
 
 /** The envelope line of an event; payload.ts_utc equals the envelope's ts_utc. */
-export function renderEvent(e: EventSpec, envelope: EnvelopeFaults = {}, payload: PayloadFaults = {}): string {
+export function renderEvent(
+  e: EventSpec,
+  envelope: EnvelopeFaults = NO_ENVELOPE_FAULTS,
+  payload: PayloadFaults = NO_PAYLOAD_FAULTS,
+): string {
+  const run = e.flow.run;
   const tsText = envelope.tsText ?? timestamps.format(e.ts);
+  const middle =
+    envelope.pinsJson === undefined && envelope.extra === undefined
+      ? run.envelopeMiddleJson
+      : envelopeMiddle(envelope.pinsJson ?? run.envelopePinsJson, envelope.extra);
   const body = e.streamIndex === 0 ? anchorPayload(e, tsText, payload) : trafficPayload(e, tsText, payload);
-  const eventType = e.streamIndex === 0 ? ANCHOR_EVENT_TYPE : TRAFFIC_EVENT_TYPE;
-  return envelopeLine(e.flow.run, envelope.eventId ?? e.eventId, eventType, tsText, body, envelope);
+  const head = e.streamIndex === 0 ? ANCHOR_HEAD : TRAFFIC_HEAD;
+  return `{"event_id":"${envelope.eventId ?? e.eventId}${head}${tsText}${middle}${body}}`;
 }
 
 /** A `decision_response` record for a flow (irrelevant to the default policy). */
@@ -137,20 +165,9 @@ export function renderDecision(flow: Flow, eventId: string, ts: Micros, decision
   const tsText = timestamps.format(ts);
   const score = `0.${String(scoreMillis).padStart(3, '0')}`;
   const body = `{"flow_id":${flow.flowId},"decision":"${decision}","score":${score},"ts_utc":"${tsText}"}`;
-  return envelopeLine(flow.run, eventId, IRRELEVANT_EVENT_TYPE, tsText, body, {});
+  return envelopeLine(flow.run, eventId, IRRELEVANT_EVENT_TYPE, tsText, body);
 }
 
-function envelopeLine(
-  run: GeneratedRun,
-  eventId: string,
-  eventType: string,
-  tsText: string,
-  payload: string,
-  faults: EnvelopeFaults,
-): string {
-  const pins = faults.pinsJson ?? run.envelopePinsJson;
-  return (
-    `{"event_id":"${eventId}","event_type":"${eventType}","schema_version":"v1","ts_utc":"${tsText}",` +
-    `${pins},"producer":"ofp-generator"${faults.extra ?? ''},"payload":${payload}}`
-  );
+function envelopeLine(run: GeneratedRun, eventId: string, eventType: string, tsText: string, payload: string): string {
+  return `{"event_id":"${eventId}","event_type":"${eventType}","schema_version":"v1","ts_utc":"${tsText}${run.envelopeMiddleJson}${payload}}`;
 }

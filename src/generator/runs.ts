@@ -14,6 +14,8 @@ export interface GeneratedRun {
   flowIdBase: bigint;
   /** The envelope's pin properties as JSON text (no surrounding braces), seed written with every digit. */
   envelopePinsJson: string;
+  /** The envelope text between the ts_utc value and the payload (see events.ts envelopeMiddle). */
+  envelopeMiddleJson: string;
   /** The pin-like payload properties (seed, manifest_fingerprint, parameter_hash, scenario_id) as JSON text. */
   payloadPinsJson: string;
 }
@@ -59,6 +61,7 @@ export function deriveRuns(seed: bigint, count: number, startMicros: Micros): Ge
       pins,
       flowIdBase: i === 0 ? TWO_POW_53 + 1n : BigInt(i) * 1_000_000_000_000n + 1n,
       envelopePinsJson: envelopePinsJson(pins),
+      envelopeMiddleJson: `",${envelopePinsJson(pins)},"producer":"ofp-generator","payload":`,
       payloadPinsJson:
         `"seed":${pins.seed},"manifest_fingerprint":"${pins.manifestFingerprint}",` +
         `"parameter_hash":"${pins.parameterHash}","scenario_id":${JSON.stringify(pins.scenarioId)}`,

@@ -17,6 +17,7 @@ import {
   type PayloadFaults,
   STREAMS,
   TRAFFIC_STREAM,
+  flowTail,
   renderDecision,
   renderEvent,
 } from './events';
@@ -193,7 +194,9 @@ export class TrafficModel {
       amountCents: cents,
       fraud,
       campaignId: campaign ? campaign.id : null,
+      tailJson: '',
     };
+    flow.tailJson = flowTail(run, fraud, flow.campaignId);
     if (campaign && --campaign.remaining <= 0) this.campaign = null;
     this.stats.flows++;
     if (fraud) this.stats.fraudFlows++;

@@ -50,7 +50,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   await apollo.start();
   const server = createGatewayServer({ gateway, apollo, tokens: o.tokens, log: o.log });
   server.keepAliveTimeout = 65_000;
-  const host = o.host ?? process.env.OFP_HTTP_HOST ?? '127.0.0.1';
+  const host = o.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(err.code === 'EADDRINUSE' ? new PortInUseError(o.port, 'OFP_HTTP_PORT') : err),

@@ -16,7 +16,13 @@ function check(schema: object, json: string, rootPath = ''): string | null {
 describe('schema rewrite', () => {
   test('type, minimum, maximum, enum and const become the lossless keywords', () => {
     const rewritten = rewriteSchema({ type: 'integer', minimum: 0, maximum: 9, enum: [1, 2], const: 1 });
-    expect(rewritten).toEqual({ jsonType: 'integer', exactMinimum: 0, exactMaximum: 9, jsonEnum: [1, 2], jsonConst: 1 });
+    expect(rewritten).toEqual({
+      jsonType: 'integer',
+      exactMinimum: 0,
+      exactMaximum: 9,
+      jsonEnum: [1, 2],
+      jsonConst: 1,
+    });
   });
 
   test('keywords are renamed inside subschemas, never in property names', () => {
@@ -28,7 +34,10 @@ describe('schema rewrite', () => {
     };
     expect(rewriteSchema(schema)).toEqual({
       jsonType: 'object',
-      properties: { type: { jsonType: 'string' }, minimum: { anyOf: [{ jsonType: 'integer', exactMinimum: 0 }] } },
+      properties: {
+        type: { jsonType: 'string' },
+        minimum: { anyOf: [{ jsonType: 'integer', exactMinimum: 0 }] },
+      },
       $defs: { n: { jsonType: 'number' } },
       items: { jsonType: 'null' },
     });
@@ -42,7 +51,10 @@ describe('schema rewrite', () => {
 
   test('a fragment-only $id (invalid in draft 2020-12) is dropped, a real one kept', () => {
     expect(rewriteSchema({ $id: '#/s3/x', type: 'object' })).toEqual({ jsonType: 'object' });
-    expect(rewriteSchema({ $id: 'a.schema.yaml', type: 'object' })).toEqual({ $id: 'a.schema.yaml', jsonType: 'object' });
+    expect(rewriteSchema({ $id: 'a.schema.yaml', type: 'object' })).toEqual({
+      $id: 'a.schema.yaml',
+      jsonType: 'object',
+    });
   });
 });
 
@@ -54,8 +66,10 @@ describe('type over lossless numbers', () => {
   });
 
   test('a LosslessNumber is an integer only when its source text is an integer literal', () => {
-    for (const n of ['7', '-7', '0', '-0', '18446744073709551616']) expect(check({ type: 'integer' }, n)).toBeNull();
-    for (const n of ['7.0', '7e0', '1.5e2', '7E0', '0.5']) expect(check({ type: 'integer' }, n)).toBe('(root): must be integer');
+    for (const n of ['7', '-7', '0', '-0', '18446744073709551616'])
+      expect(check({ type: 'integer' }, n)).toBeNull();
+    for (const n of ['7.0', '7e0', '1.5e2', '7E0', '0.5'])
+      expect(check({ type: 'integer' }, n)).toBe('(root): must be integer');
   });
 
   test('a LosslessNumber is never an object', () => {
@@ -64,7 +78,8 @@ describe('type over lossless numbers', () => {
   });
 
   test('nothing is coerced: strings, booleans and null are not numbers', () => {
-    for (const v of ['"7"', 'true', 'null', '[]', '{}']) expect(check({ type: 'number' }, v)).toBe('(root): must be number');
+    for (const v of ['"7"', 'true', 'null', '[]', '{}'])
+      expect(check({ type: 'number' }, v)).toBe('(root): must be number');
   });
 
   test('the other JSON types are recognised', () => {
@@ -92,7 +107,9 @@ describe('type over lossless numbers', () => {
 
   test('a number whose exponent is beyond the bound is refused (its exact decimal would be huge)', () => {
     expect(check({ type: 'number' }, '1e1000')).toBeNull();
-    expect(check({ type: 'number' }, '1e1001')).toBe('(root): must be number with an exponent of at most 1000');
+    expect(check({ type: 'number' }, '1e1001')).toBe(
+      '(root): must be number with an exponent of at most 1000',
+    );
     expect(check({ type: 'number' }, '1e-999999999')).toMatch(/exponent/);
     const lenient = new LosslessAjv({ maxNumberExponent: Number.POSITIVE_INFINITY });
     expect(lenient.check({ type: 'number' })(parseLossless('1e999999999'))).toBeNull();
@@ -116,7 +133,9 @@ describe('exact bounds', () => {
   test('decimals compare exactly, never through a double', () => {
     expect(check({ maximum: 10.5 }, '10.50000000000000000001')).toBe('(root): must be <= 10.5');
     expect(check({ maximum: 10.5 }, '10.5000000000000000000')).toBeNull();
-    expect(check({ minimum: 9007199254740993n }, '9007199254740992')).toBe('(root): must be >= 9007199254740993');
+    expect(check({ minimum: 9007199254740993n }, '9007199254740992')).toBe(
+      '(root): must be >= 9007199254740993',
+    );
     expect(check({ minimum: 1 }, '1e0')).toBeNull();
   });
 
@@ -159,8 +178,12 @@ describe('enum and const', () => {
 describe('ajv keywords that keep working', () => {
   test('pattern, minLength and maxLength (lengths count code points)', () => {
     expect(check({ type: 'string', pattern: '^[a-f0-9]{4}$' }, '"ab12"')).toBeNull();
-    expect(check({ type: 'string', pattern: '^[a-f0-9]{4}$' }, '"AB12"')).toBe('(root): must match pattern "^[a-f0-9]{4}$"');
-    expect(check({ type: 'string', minLength: 1 }, '""')).toBe('(root): must NOT have fewer than 1 characters');
+    expect(check({ type: 'string', pattern: '^[a-f0-9]{4}$' }, '"AB12"')).toBe(
+      '(root): must match pattern "^[a-f0-9]{4}$"',
+    );
+    expect(check({ type: 'string', minLength: 1 }, '""')).toBe(
+      '(root): must NOT have fewer than 1 characters',
+    );
     expect(check({ type: 'string', maxLength: 2 }, '"😀😀"')).toBeNull();
   });
 
@@ -171,21 +194,36 @@ describe('ajv keywords that keep working', () => {
   });
 
   test('required and additionalProperties name the property at fault', () => {
-    const schema = { type: 'object', additionalProperties: false, required: ['a'], properties: { a: { type: 'integer' } } };
+    const schema = {
+      type: 'object',
+      additionalProperties: false,
+      required: ['a'],
+      properties: { a: { type: 'integer' } },
+    };
     expect(check(schema, '{"a":1}', 'payload')).toBeNull();
     expect(check(schema, '{}', 'payload')).toBe('payload.a: is required');
     expect(check(schema, '{"a":1,"b":2}', 'payload')).toBe('payload.b: is not an allowed property');
   });
 
   test('$ref into $defs', () => {
-    const schema = { $defs: { hex: { type: 'string', pattern: '^[a-f0-9]+$' } }, properties: { h: { $ref: '#/$defs/hex' } } };
+    const schema = {
+      $defs: { hex: { type: 'string', pattern: '^[a-f0-9]+$' } },
+      properties: { h: { $ref: '#/$defs/hex' } },
+    };
     expect(check(schema, '{"h":"beef"}')).toBeNull();
     expect(check(schema, '{"h":"BEEF"}')).toBe('h: must match pattern "^[a-f0-9]+$"');
   });
 
   test('anyOf reports what each branch wanted', () => {
     const schema = {
-      properties: { scenario_id: { anyOf: [{ type: 'string', minLength: 1 }, { type: 'integer', minimum: 0 }] } },
+      properties: {
+        scenario_id: {
+          anyOf: [
+            { type: 'string', minLength: 1 },
+            { type: 'integer', minimum: 0 },
+          ],
+        },
+      },
     };
     expect(check(schema, '{"scenario_id":"s"}')).toBeNull();
     expect(check(schema, '{"scenario_id":5}')).toBeNull();
@@ -198,9 +236,13 @@ describe('error paths', () => {
   test('nested fields and array items are named by their JSON path', () => {
     const schema = {
       type: 'object',
-      properties: { items: { type: 'array', items: { type: 'object', properties: { id: { type: 'integer' } } } } },
+      properties: {
+        items: { type: 'array', items: { type: 'object', properties: { id: { type: 'integer' } } } },
+      },
     };
-    expect(check(schema, '{"items":[{"id":1},{"id":2.5}]}', 'payload')).toBe('payload.items[1].id: must be integer');
+    expect(check(schema, '{"items":[{"id":1},{"id":2.5}]}', 'payload')).toBe(
+      'payload.items[1].id: must be integer',
+    );
   });
 
   test('jsonPath joins a root path, a JSON pointer and a property', () => {
@@ -245,7 +287,10 @@ describe('platform contracts (src/contracts)', () => {
 
   test('the envelope and both payload schemas are exported', () => {
     expect(envelopeSchema.title).toBe('Canonical Event Envelope');
-    expect(Object.keys(payloadSchemas).sort()).toEqual(['event_stream_with_fraud_6B', 'flow_anchor_with_fraud_6B']);
+    expect(Object.keys(payloadSchemas).sort()).toEqual([
+      'event_stream_with_fraud_6B',
+      'flow_anchor_with_fraud_6B',
+    ]);
     expect((payloadSchemas.flow_anchor_with_fraud_6B.required as string[]).length).toBe(16);
   });
 
