@@ -28,7 +28,13 @@ export interface EventBus {
   /** Partitions present for a stream, ascending. */
   listPartitions(stream: string): Promise<number[]>;
   /** Reads up to `maxRecords` complete records starting at `fromOffset`. */
-  read(stream: string, partition: number, fromOffset: number, maxRecords: number, options?: ReadOptions): Promise<ReadResult>;
+  read(
+    stream: string,
+    partition: number,
+    fromOffset: number,
+    maxRecords: number,
+    options?: ReadOptions,
+  ): Promise<ReadResult>;
   /** Exclusive end offset of complete records in a partition (0 when the partition does not exist). */
   endOffset(stream: string, partition: number): Promise<number>;
   /** Releases watchers and file handles. */

@@ -67,7 +67,8 @@ export class FileEventBus implements EventBus {
     this.indexInterval = options.indexInterval ?? DEFAULT_INDEX_INTERVAL;
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
     const bufferBytes = options.readBufferBytes ?? 1 << 20;
-    if (!Number.isInteger(bufferBytes) || bufferBytes < 16) throw new RangeError('readBufferBytes must be >= 16');
+    if (!Number.isInteger(bufferBytes) || bufferBytes < 16)
+      throw new RangeError('readBufferBytes must be >= 16');
     this.buffers = new BufferPool(bufferBytes);
   }
 
@@ -108,8 +109,10 @@ export class FileEventBus implements EventBus {
   ): Promise<ReadResult> {
     this.assertOpen();
     assertPartition(partition);
-    if (!Number.isSafeInteger(fromOffset) || fromOffset < 0) throw new RangeError(`invalid offset ${fromOffset}`);
-    if (!Number.isSafeInteger(maxRecords) || maxRecords < 0) throw new RangeError(`invalid maxRecords ${maxRecords}`);
+    if (!Number.isSafeInteger(fromOffset) || fromOffset < 0)
+      throw new RangeError(`invalid offset ${fromOffset}`);
+    if (!Number.isSafeInteger(maxRecords) || maxRecords < 0)
+      throw new RangeError(`invalid maxRecords ${maxRecords}`);
     const waitMs = options.waitMs ?? 0;
     const { signal } = options;
 
@@ -187,7 +190,13 @@ export class FileEventBus implements EventBus {
     }
     try {
       const { size } = await fh.stat();
-      const scan = await scanPartition(fh, size, { stream, partition, index, buffers: this.buffers }, from, max);
+      const scan = await scanPartition(
+        fh,
+        size,
+        { stream, partition, index, buffers: this.buffers },
+        from,
+        max,
+      );
       const records: BusRecord[] = new Array(scan.lines.length);
       for (let k = 0; k < scan.lines.length; k++) {
         records[k] = { stream, partition, offset: from + k, raw: scan.lines[k] };

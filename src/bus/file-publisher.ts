@@ -13,6 +13,7 @@ import { StringDecoder } from 'node:string_decoder';
 import fsp from 'node:fs/promises';
 import type { BusPublisher, PublishOptions, PublishRecord } from './event-bus';
 import { partitionFilePath, streamDir } from './file-layout';
+import { LineBuffer, DEFAULT_MAX_CHUNK_BYTES } from './line-buffer';
 import { partitionFor } from './partitioner';
 import { DEFAULT_PARTITION_KEY, readPartitionKey } from './partition-key';
 import { logger as defaultLogger, type Logger } from '../logger';
@@ -31,7 +32,7 @@ export class FilePublisher implements BusPublisher {
     readonly root: string,
     options: FilePublisherOptions = {},
   ) {
-    this.maxWriteBytes = options.maxWriteBytes ?? 64 << 20;
+    this.maxWriteBytes = options.maxWriteBytes ?? DEFAULT_MAX_CHUNK_BYTES;
   }
 
   /**
@@ -39,12 +40,17 @@ export class FilePublisher implements BusPublisher {
    * options.partitions)`. A line must not contain '\n' nor end in '\r' (it would not read back as itself).
    * Returns the number of records written per partition.
    */
-  async publish(stream: string, records: PublishRecord[], options: PublishOptions): Promise<Map<number, number>> {
+  async publish(
+    stream: string,
+    records: PublishRecord[],
+    options: PublishOptions,
+  ): Promise<Map<number, number>> {
     const { partitions } = options;
     if (!Number.isInteger(partitions) || partitions < 1) {
       throw new RangeError(`partitions must be a positive integer, got ${partitions}`);
     }
-    const groups = new Map<number, string[]>();
+    const groups = new Map<number, LineBuffer>();
+    // Encode everything before writing: a bad line then fails the call before any partition was written.
     for (const r of records) {
       let p = r.partition;
       if (p === undefined) p = partitionFor(r.key, partitions);
@@ -52,19 +58,28 @@ export class FilePublisher implements BusPublisher {
         throw new RangeError(`partition ${p} out of range 0..${partitions - 1}`);
       }
       let g = groups.get(p);
-      if (!g) groups.set(p, (g = []));
-      g.push(r.line);
+      if (!g) groups.set(p, (g = new LineBuffer(64 << 10, this.maxWriteBytes)));
+      g.add(r.line);
     }
     const counts = new Map<number, number>();
-    if (groups.size === 0) return counts;
-    // Encode everything first: a bad line then fails the call before any partition was written.
-    const encoded = [...groups]
-      .sort((a, b) => a[0] - b[0])
-      .map(([p, lines]) => ({ p, n: lines.length, chunks: encodeLines(lines, this.maxWriteBytes) }));
-    await this.ensureDir(stream);
-    await Promise.all(encoded.map(({ p, chunks }) => this.append(partitionFilePath(this.root, stream, p), chunks)));
-    for (const { p, n } of encoded) counts.set(p, n);
+    const ordered = [...groups].sort((a, b) => a[0] - b[0]);
+    for (const [p, g] of ordered) counts.set(p, g.lines);
+    await Promise.all(ordered.map(([p, g]) => this.appendEncoded(stream, p, g.take())));
     return counts;
+  }
+
+  /**
+   * Appends already-encoded lines to one partition: each chunk must be whole UTF-8 lines ending in '\n' (as
+   * LineBuffer.take() returns them) and goes out as one O_APPEND write. For producers that encode as they go.
+   */
+  async appendEncoded(stream: string, partition: number, chunks: Buffer[]): Promise<void> {
+    const nonEmpty = chunks.filter((c) => c.length > 0);
+    if (nonEmpty.length === 0) return;
+    for (const c of nonEmpty) {
+      if (c[c.length - 1] !== 10) throw new RangeError('an encoded chunk must end with a line break');
+    }
+    await this.ensureDir(stream);
+    await this.append(partitionFilePath(this.root, stream, partition), nonEmpty);
   }
 
   private async ensureDir(stream: string): Promise<void> {
@@ -94,46 +109,6 @@ export class FilePublisher implements BusPublisher {
       await fh.close();
     }
   }
-}
-
-/**
- * UTF-8 bytes of `lines`, each followed by '\n', in as few buffers as possible of at most `maxBytes` (a longer
- * single line gets a buffer of its own), each ending with a whole line. Encodes straight into the output buffer
- * (no joined intermediate string) and checks each line for line breaks on the way.
- */
-export function encodeLines(lines: string[], maxBytes: number): Buffer[] {
-  const out: Buffer[] = [];
-  let buf = Buffer.allocUnsafe(Math.min(maxBytes, estimate(lines)));
-  let off = 0;
-  for (const line of lines) {
-    const bound = line.length * 3 + 1; // a UTF-16 code unit is at most 3 UTF-8 bytes
-    if (off + bound > buf.length) {
-      if (off > 0 && off + Buffer.byteLength(line, 'utf8') + 1 > maxBytes) {
-        out.push(buf.subarray(0, off));
-        buf = Buffer.allocUnsafe(Math.max(Math.min(maxBytes, buf.length), bound));
-        off = 0;
-      } else if (off + bound > buf.length) {
-        const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, off + bound));
-        buf.copy(bigger, 0, 0, off);
-        buf = bigger;
-      }
-    }
-    const start = off;
-    off += buf.write(line, off, 'utf8');
-    // After write() the string is flat, so this search is a plain scan.
-    if (line.includes('\n') || (off > start && buf[off - 1] === 13)) {
-      throw new RangeError(`a bus line must not contain a line break: ${JSON.stringify(line.slice(0, 80))}`);
-    }
-    buf[off++] = 10;
-  }
-  if (off > 0) out.push(buf.subarray(0, off));
-  return out;
-}
-
-function estimate(lines: string[]): number {
-  let n = 0;
-  for (const l of lines) n += l.length + 1;
-  return Math.max(64, n + (n >> 3));
 }
 
 export interface PublishJsonLinesOptions {
@@ -167,7 +142,8 @@ export interface PublishJsonLinesSummary {
  * Publishes JSONL from `input` (one event per line, bare or framed per SPEC 1.3) to `stream`, in input order.
  * Each line is published exactly as read (without its line ending); a blank line is published too (it is a record
  * on the bus). A line whose key cannot be read goes to partition 0 and is counted and reported, never dropped.
- * A final line without line ending counts as a line.
+ * A final line without line ending counts as a line. Throws on a line that cannot be stored as itself (one ending in
+ * a second '\r'); batches published before it stay published.
  */
 export async function publishJsonLines(
   input: NodeJS.ReadableStream,
@@ -182,7 +158,13 @@ export async function publishJsonLines(
   const keyPath = options.partitionKey ?? DEFAULT_PARTITION_KEY;
   const batchLines = options.batchLines ?? 10_000;
   const publishOptions: PublishOptions = { partitions: options.partitions, partitionKey: keyPath };
-  const summary: PublishJsonLinesSummary = { stream, records: 0, partitions: {}, unkeyed: 0, unkeyedLines: [] };
+  const summary: PublishJsonLinesSummary = {
+    stream,
+    records: 0,
+    partitions: {},
+    unkeyed: 0,
+    unkeyedLines: [],
+  };
 
   let batch: PublishRecord[] = [];
   let lineNo = 0;
@@ -196,6 +178,10 @@ export async function publishJsonLines(
   const add = (raw: string): void => {
     lineNo++;
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line.endsWith('\r')) {
+      // A reader strips one '\r' per line, so this line could not be read back as itself; refuse rather than alter.
+      throw new RangeError(`input line ${lineNo} ends with more than one carriage return`);
+    }
     const key = readPartitionKey(line, keyPath);
     if (key === null) {
       summary.unkeyed++;

@@ -26,7 +26,8 @@ export class LineIndex {
   private cursor: LinePosition = { line: 0, pos: 0 };
 
   constructor(readonly interval: number = DEFAULT_INDEX_INTERVAL) {
-    if (!Number.isInteger(interval) || interval < 1) throw new RangeError(`index interval must be >= 1, got ${interval}`);
+    if (!Number.isInteger(interval) || interval < 1)
+      throw new RangeError(`index interval must be >= 1, got ${interval}`);
   }
 
   /** Complete lines known so far and the byte position right after them. */

@@ -51,7 +51,8 @@ export function readPartitionKey(line: string, keyPath: string = DEFAULT_PARTITI
   if (event === null) return null;
   let value: unknown = event;
   for (const segment of keyPath.split('.')) {
-    value = isObject(value) && Object.prototype.hasOwnProperty.call(value, segment) ? value[segment] : undefined;
+    value =
+      isObject(value) && Object.prototype.hasOwnProperty.call(value, segment) ? value[segment] : undefined;
   }
   const text = keyText(value);
   if (text !== null) return text;

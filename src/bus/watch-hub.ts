@@ -84,7 +84,9 @@ export class ChangeWaiter {
   refresh(): void {
     if (this.disposed || this.watching === 'stream') return;
     const dir = path.join(this.root, this.stream);
-    const sub = this.hub.subscribe(dir, (name, broken) => this.onChange(name === null || name === this.fileName, broken));
+    const sub = this.hub.subscribe(dir, (name, broken) =>
+      this.onChange(name === null || name === this.fileName, broken),
+    );
     if (sub) {
       this.unsubscribe?.();
       this.unsubscribe = sub;
@@ -92,7 +94,9 @@ export class ChangeWaiter {
       return;
     }
     if (this.watching === 'none') {
-      const rootSub = this.hub.subscribe(this.root, (name, broken) => this.onChange(name === null || name === this.stream, broken));
+      const rootSub = this.hub.subscribe(this.root, (name, broken) =>
+        this.onChange(name === null || name === this.stream, broken),
+      );
       if (rootSub) {
         this.unsubscribe = rootSub;
         this.watching = 'root';

@@ -60,7 +60,7 @@ async function show(app: AppContext, rt: RunningGateway, tokens: TokenTable, dat
     const { rows } = await pool.query(
       `SELECT r.*, s.key_id, (SELECT max(max_ts_us) FROM partition_watermarks w WHERE w.run_key = r.run_key) AS h
          FROM runs r JOIN series s ON s.run_key = r.run_key AND s.group_name = 'merchant_velocity'
-         JOIN tiles t ON t.series_id = s.id AND t.granularity_us = 86400000000
+         JOIN tiles t ON t.series_id = s.id AND t.granularity_us = 3600000000
         GROUP BY r.run_key, s.key_id ORDER BY r.created_at, sum(t.count) DESC LIMIT 1`,
     );
     if (rows.length === 0) throw new Error('demo: nothing was projected for merchant_velocity');

@@ -30,13 +30,14 @@ export const CONTRACTS_DIR = resolveContractsDir();
  */
 function normalise(value: unknown): unknown {
   if (typeof value === 'bigint') {
-    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
+    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
+      ? Number(value)
+      : value;
   }
   if (Array.isArray(value)) return Object.freeze(value.map(normalise));
   if (typeof value === 'object' && value !== null) {
-    const out: Record<string, unknown> = {};
-    for (const [key, v] of Object.entries(value)) out[key] = normalise(v);
-    return Object.freeze(out);
+    // fromEntries defines own properties, so even a `__proto__` key stays data
+    return Object.freeze(Object.fromEntries(Object.entries(value).map(([key, v]) => [key, normalise(v)])));
   }
   return value;
 }
@@ -49,7 +50,9 @@ const cache = new Map<string, SchemaObject>();
  * Throws naming the file when it is missing, not valid YAML or not a mapping.
  */
 export function loadContractSchema(fileName: string): SchemaObject {
-  if (path.basename(fileName) !== fileName) throw new Error(`contract file name must not contain a path: ${fileName}`);
+  if (path.basename(fileName) !== fileName) {
+    throw new Error(`contract file name must not contain a path: ${fileName}`);
+  }
   const cached = cache.get(fileName);
   if (cached) return cached;
   const file = path.join(CONTRACTS_DIR, fileName);

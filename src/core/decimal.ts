@@ -12,7 +12,14 @@ export type Decimal = InstanceType<typeof Decimal>;
  * Canonical decimal text (SPEC 6): no exponent, no trailing fractional zeros, no `+`, `-0` written `0`,
  * integral values without a point. Accepts any JSON number text (`1.5e2` → `150`).
  */
+const CANONICAL_INTEGER = /^-?(0|[1-9][0-9]*)$/;
+const CANONICAL_FRACTION = /^-?(0|[1-9][0-9]*)\.[0-9]*[1-9]$/;
+
 export function canonicalDecimal(value: string | Decimal): string {
+  // Fast path: most JSON numbers (ids, amounts like 12.5) are already canonical; avoid a Decimal round trip.
+  if (typeof value === 'string' && (CANONICAL_INTEGER.test(value) || CANONICAL_FRACTION.test(value))) {
+    return value === '-0' || /^-0\.0*$/.test(value) ? '0' : value;
+  }
   const d = typeof value === 'string' ? new Decimal(value) : value;
   if (d.isZero()) return '0';
   // toFixed() without arguments writes the exact value in plain notation; strip a fractional tail of zeros.

@@ -41,13 +41,23 @@ export function canonicalJson(value: unknown): string {
   }
   if (typeof value === 'bigint') return value.toString();
   if (isLosslessNumber(value)) return canonicalDecimal((value as LosslessNumber).value);
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i > 0 ? ',' : '') + canonicalJson(value[i]);
+    return out + ']';
+  }
   if (typeof value === 'object') {
     const obj = value as Record<string, unknown>;
-    const keys = Object.keys(obj)
-      .filter((k) => obj[k] !== undefined)
-      .sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+    const keys = Object.keys(obj).sort();
+    let out = '{';
+    let first = true;
+    for (const k of keys) {
+      const v = obj[k];
+      if (v === undefined) continue;
+      out += (first ? '' : ',') + JSON.stringify(k) + ':' + canonicalJson(v);
+      first = false;
+    }
+    return out + '}';
   }
   throw new TypeError(`canonicalJson: unsupported value of type ${typeof value}`);
 }

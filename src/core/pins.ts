@@ -66,7 +66,20 @@ export function pinProblem(field: keyof ContextPins, value: string): string | nu
  * The run key: lowercase hex sha256 of the canonical JSON of the six required pins. It names a run in the database
  * so that state of runs that differ in any one pin never mixes, while staying a fixed-width column.
  */
+const runKeyCache = new Map<string, string>();
+
 export function runKeyOf(pins: ContextPins): string {
+  // Every record of a run hashes the same six pins: memoise (bounded; a deployment serves a handful of runs).
+  const memo = `${pins.platformRunId}|${pins.scenarioRunId}|${pins.scenarioId.length}:${pins.scenarioId}|${pins.manifestFingerprint}|${pins.parameterHash}|${pins.seed}`;
+  const hit = runKeyCache.get(memo);
+  if (hit !== undefined) return hit;
+  if (runKeyCache.size > 10_000) runKeyCache.clear();
+  const key = computeRunKey(pins);
+  runKeyCache.set(memo, key);
+  return key;
+}
+
+function computeRunKey(pins: ContextPins): string {
   const six = {
     platform_run_id: pins.platformRunId,
     scenario_run_id: pins.scenarioRunId,

@@ -175,34 +175,58 @@ export function decide(candidate: Extract<Prepared, { kind: 'candidate' }>, poli
 /**
  * In-memory overlay: classification state of a batch, seeded from a base view (database prefetch or replay state),
  * updated as each record is applied so later records of the same batch see earlier ones.
+ *
+ * Maps are nested by run key (and event type) rather than keyed by one concatenated string: an offline replay keeps
+ * one entry per applied event of the whole bus, and a flat key would hold a copy of the 64-character run key per
+ * event.
  */
 export class StateOverlay implements ClassificationState {
-  readonly watermarks = new Map<string, Micros>();
-  readonly applied = new Map<string, AppliedCopy>();
+  /** runKey → `stream\u0000partition` → W. */
+  private readonly watermarks = new Map<string, Map<string, Micros>>();
+  /** runKey → event type → event id → applied copy. */
+  private readonly applied = new Map<string, Map<string, Map<string, AppliedCopy>>>();
+  private appliedCount = 0;
 
   constructor(private readonly base: ClassificationState) {}
 
+  /** Applied events recorded by this overlay (not counting the base). */
+  get size(): number {
+    return this.appliedCount;
+  }
+
   watermark(runKey: string, stream: string, partition: number): Micros | undefined {
-    return this.watermarks.get(watermarkKey(runKey, stream, partition)) ?? this.base.watermark(runKey, stream, partition);
+    return this.watermarks.get(runKey)?.get(partitionKey(stream, partition)) ?? this.base.watermark(runKey, stream, partition);
   }
 
   appliedCopy(runKey: string, eventType: string, eventId: string): AppliedCopy | undefined {
-    return this.applied.get(dedupeKey(runKey, eventType, eventId)) ?? this.base.appliedCopy(runKey, eventType, eventId);
+    return this.applied.get(runKey)?.get(eventType)?.get(eventId) ?? this.base.appliedCopy(runKey, eventType, eventId);
   }
 
   /** Records the effects of an applied decision. */
   apply(d: Extract<Decision, { class: 'applied' }>): void {
     const { record, envelope, runKey } = d;
-    const wk = watermarkKey(runKey, record.stream, record.partition);
     const w = this.watermark(runKey, record.stream, record.partition);
-    if (w === undefined || envelope.tsMicros > w) this.watermarks.set(wk, envelope.tsMicros);
-    this.applied.set(dedupeKey(runKey, envelope.eventType, envelope.eventId), {
+    if (w === undefined || envelope.tsMicros > w) {
+      let byPartition = this.watermarks.get(runKey);
+      if (!byPartition) this.watermarks.set(runKey, (byPartition = new Map()));
+      byPartition.set(partitionKey(record.stream, record.partition), envelope.tsMicros);
+    }
+    let byType = this.applied.get(runKey);
+    if (!byType) this.applied.set(runKey, (byType = new Map()));
+    let byId = byType.get(envelope.eventType);
+    if (!byId) byType.set(envelope.eventType, (byId = new Map()));
+    if (!byId.has(envelope.eventId)) this.appliedCount++;
+    byId.set(envelope.eventId, {
       payloadHash: d.payloadHash,
       stream: record.stream,
       partition: record.partition,
       offset: record.offset,
     });
   }
+}
+
+function partitionKey(stream: string, partition: number): string {
+  return `${stream}\u0000${partition}`;
 }
 
 export function watermarkKey(runKey: string, stream: string, partition: number): string {

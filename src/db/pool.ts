@@ -20,6 +20,12 @@ export function createPool(url: string, options: { max?: number; applicationName
   });
   // An idle client that loses its connection must not crash the process; the next checkout reconnects.
   pool.on('error', () => undefined);
+  // Nor may a checked-out one: pg-pool listens for errors only on idle clients, and a client whose backend is
+  // terminated (pg_terminate_backend, a restart, a network cut) emits 'error' besides failing its active query, or
+  // with none running (between the statements of a transaction). Unhandled, that event kills the process. The
+  // error still reaches the caller through the failed query (or the next one: the client is no longer queryable),
+  // and release() drops such a client from the pool.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 

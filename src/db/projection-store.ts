@@ -11,7 +11,7 @@ import { isInvalidClass, type InvalidClass } from '../core/record';
 import { TILE_GRANULARITIES, tileStart } from '../core/windows';
 import { Decimal } from '../core/decimal';
 import { canonicalDecimal } from '../core/decimal';
-import { comparePositions, mergePartials, singlePartial, type Partial } from '../core/aggregate';
+import { mergePartials, singlePartial, type Partial } from '../core/aggregate';
 
 export type PartitionState = 'RUNNING' | 'PAUSED' | 'STALLED';
 
@@ -93,7 +93,7 @@ export class SeriesResolver {
   private readonly maxEntries: number;
 
   constructor(private readonly pool: Pool, options: { maxEntries?: number } = {}) {
-    this.maxEntries = options.maxEntries ?? 500_000;
+    this.maxEntries = options.maxEntries ?? 200_000;
   }
 
   static keyOf(runKey: string, group: string, version: string, keyId: string, field: string): string {
@@ -109,17 +109,20 @@ export class SeriesResolver {
       if (id !== undefined) out.set(k, id);
       else missing.push(parts);
     }
-    if (missing.length > 0) {
+    // A series another writer created concurrently is invisible to our statement's snapshot; a second pass sees it.
+    for (let pass = 0; pass < 2 && missing.length > 0; pass++) {
       const cols = [0, 1, 2, 3, 4].map((i) => missing.map((m) => m[i]));
-      await this.pool.query(
-        `INSERT INTO series (run_key, group_name, group_version, key_id, field)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) ON CONFLICT DO NOTHING`,
-        cols,
-      );
+      // One round trip: the INSERT returns the series it created, the SELECT (which cannot see them in the same
+      // statement) those that existed.
       const { rows } = await this.pool.query(
-        `SELECT s.id, s.run_key, s.group_name, s.group_version, s.key_id, s.field FROM series s
-           JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS k(run_key, group_name, group_version, key_id, field)
-             USING (run_key, group_name, group_version, key_id, field)`,
+        `WITH k AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+                      AS k(run_key, group_name, group_version, key_id, field)),
+              ins AS (INSERT INTO series (run_key, group_name, group_version, key_id, field) SELECT * FROM k
+                      ON CONFLICT DO NOTHING RETURNING id, run_key, group_name, group_version, key_id, field)
+         SELECT * FROM ins
+         UNION ALL
+         SELECT s.id, s.run_key, s.group_name, s.group_version, s.key_id, s.field FROM series s
+           JOIN k USING (run_key, group_name, group_version, key_id, field)`,
         cols,
       );
       if (this.cache.size + rows.length > this.maxEntries) this.cache.clear();
@@ -128,6 +131,9 @@ export class SeriesResolver {
         this.cache.set(k, r.id);
         out.set(k, r.id);
       }
+      const stillMissing = missing.filter((m) => !out.has(SeriesResolver.keyOf(...m)));
+      missing.length = 0;
+      missing.push(...stillMissing);
     }
     return out;
   }
@@ -397,4 +403,3 @@ export async function insertQuarantine(
   );
 }
 
-export { comparePositions };

@@ -4,6 +4,7 @@
  * Only strings the generator made itself (hex, fixed names) are interpolated unescaped.
  */
 import { formatTimestamp, type Micros } from '../core/time';
+import type { LineBuffer } from '../bus/line-buffer';
 import type { GeneratedRun } from './runs';
 
 export const ANCHOR_STREAM = 'fp.bus.context.flow_anchor.fraud.v1';
@@ -109,7 +110,12 @@ export function envelopeMiddle(pinsJson: string, extra = ''): string {
 }
 
 /** The payload text after `amount`, shared by a flow's anchor and its events: `,<pins>,"fraud_flag":..,"campaign_id":..}`. */
-export function flowTail(run: GeneratedRun, fraud: boolean, campaignId: string | null, omitCampaignId = false): string {
+export function flowTail(
+  run: GeneratedRun,
+  fraud: boolean,
+  campaignId: string | null,
+  omitCampaignId = false,
+): string {
   const campaign = omitCampaignId ? '' : `,"campaign_id":${campaignId === null ? 'null' : `"${campaignId}"`}`;
   return `,${run.payloadPinsJson},"fraud_flag":${fraud}${campaign}}`;
 }
@@ -119,7 +125,11 @@ function tail(f: Flow, faults: PayloadFaults): string {
 }
 
 /** payload of `s3_flow_anchor_with_fraud_6B` (schema flow_anchor_with_fraud_6B). */
-export function anchorPayload(e: EventSpec, tsText: string, faults: PayloadFaults = NO_PAYLOAD_FAULTS): string {
+export function anchorPayload(
+  e: EventSpec,
+  tsText: string,
+  faults: PayloadFaults = NO_PAYLOAD_FAULTS,
+): string {
   const f = e.flow;
   const amount = faults.amountJson ?? amountText(e.amountCents);
   const merchant = faults.fractionalId ? `${f.merchantId}.0` : f.merchantId;
@@ -132,7 +142,11 @@ export function anchorPayload(e: EventSpec, tsText: string, faults: PayloadFault
 }
 
 /** payload of `s3_event_stream_with_fraud_6B` (schema event_stream_with_fraud_6B). */
-export function trafficPayload(e: EventSpec, tsText: string, faults: PayloadFaults = NO_PAYLOAD_FAULTS): string {
+export function trafficPayload(
+  e: EventSpec,
+  tsText: string,
+  faults: PayloadFaults = NO_PAYLOAD_FAULTS,
+): string {
   const f = e.flow;
   const amount = faults.amountJson ?? amountText(e.amountCents);
   const seq = faults.fractionalId ? `${e.eventSeq}.0` : e.eventSeq;
@@ -160,14 +174,51 @@ export function renderEvent(
   return `{"event_id":"${envelope.eventId ?? e.eventId}${head}${tsText}${middle}${body}}`;
 }
 
+/**
+ * Writes the line of a valid event (no faults) into `out` in pieces, copying the run's constant text as
+ * pre-encoded bytes: the same bytes as `renderEvent(e)` without building a ~1 KB string per event.
+ */
+export function writeEvent(e: EventSpec, out: LineBuffer): void {
+  const f = e.flow;
+  const run = f.run;
+  const tsText = timestamps.format(e.ts);
+  const amount = amountText(e.amountCents);
+  out.beginLine();
+  out.text(`{"event_id":"${e.eventId}${e.streamIndex === 0 ? ANCHOR_HEAD : TRAFFIC_HEAD}${tsText}`);
+  out.bytes(run.envelopeMiddleBytes);
+  out.text(
+    e.streamIndex === 0
+      ? `{"flow_id":${f.flowId},"arrival_seq":${f.arrivalSeq},"merchant_id":${f.merchantId},"party_id":${f.partyId},` +
+          `"account_id":${f.accountId},"instrument_id":${f.instrumentId},"device_id":${f.deviceId},"ip_id":${f.ipId},` +
+          `"ts_utc":"${tsText}","amount":${amount}`
+      : `{"flow_id":${f.flowId},"event_seq":${e.eventSeq},"event_type":"${e.trafficType}","ts_utc":"${tsText}",` +
+          `"amount":${amount}`,
+  );
+  out.bytes(run.fraudFlagPrefixBytes);
+  out.text(`${f.fraud},"campaign_id":${f.campaignId === null ? 'null' : `"${f.campaignId}"`}}}`);
+  out.endLine();
+}
+
 /** A `decision_response` record for a flow (irrelevant to the default policy). */
-export function renderDecision(flow: Flow, eventId: string, ts: Micros, decision: string, scoreMillis: number): string {
+export function renderDecision(
+  flow: Flow,
+  eventId: string,
+  ts: Micros,
+  decision: string,
+  scoreMillis: number,
+): string {
   const tsText = timestamps.format(ts);
   const score = `0.${String(scoreMillis).padStart(3, '0')}`;
   const body = `{"flow_id":${flow.flowId},"decision":"${decision}","score":${score},"ts_utc":"${tsText}"}`;
   return envelopeLine(flow.run, eventId, IRRELEVANT_EVENT_TYPE, tsText, body);
 }
 
-function envelopeLine(run: GeneratedRun, eventId: string, eventType: string, tsText: string, payload: string): string {
+function envelopeLine(
+  run: GeneratedRun,
+  eventId: string,
+  eventType: string,
+  tsText: string,
+  payload: string,
+): string {
   return `{"event_id":"${eventId}","event_type":"${eventType}","schema_version":"v1","ts_utc":"${tsText}${run.envelopeMiddleJson}${payload}}`;
 }

@@ -6,11 +6,11 @@
 import { type ContextPins } from '../core/pins';
 import { RECORD_CLASSES, type RecordClass } from '../core/record';
 import { formatTimestamp } from '../core/time';
-import type { PublishRecord } from '../bus/event-bus';
 import { FilePublisher } from '../bus/file-publisher';
+import { LineBuffer } from '../bus/line-buffer';
 import { type GenerateOptions, resolveOptions, type ResolvedOptions } from './options';
 import { ProgressBar } from './progress';
-import { type Emission, TrafficModel } from './traffic';
+import { type Emission, TrafficModel, lineOf, writeEmission } from './traffic';
 
 export type { GenerateOptions } from './options';
 export { ANCHOR_STREAM, TRAFFIC_STREAM, ANCHOR_EVENT_TYPE, TRAFFIC_EVENT_TYPE } from './events';
@@ -36,11 +36,14 @@ export interface GenerateSummary {
   eventsPerSecond: number;
 }
 
+/** One generated record with its line. */
+export type GeneratedRecord = Omit<Emission, 'spec' | 'raw'> & { line: string };
+
 /** In-memory output of `generateToLines`: the lines of every partition file, in file order. */
 export interface GeneratedLines {
   files: Record<string, Record<number, string[]>>;
   /** Every record in generation order. */
-  emissions: Emission[];
+  emissions: GeneratedRecord[];
   summary: GenerateSummary;
 }
 
@@ -52,29 +55,38 @@ export async function generate(options: GenerateOptions, busRoot: string): Promi
   const publisher = new FilePublisher(busRoot);
   const bar = new ProgressBar(o.count, { enabled: o.progress ?? Boolean(process.stderr.isTTY) });
   const started = Date.now();
-  let batches = new Map<string, PublishRecord[]>();
+  // Lines are encoded per partition as they are generated (short-lived strings, large off-heap buffers); each
+  // batch goes out as one O_APPEND write per partition. One batch is written on the libuv pool while the next is
+  // generated; awaiting the previous write before starting the next keeps every file in generation order.
+  const buffers = new Map<string, LineBuffer[]>();
   let inBatch = 0;
-  // One batch is written (file I/O on the libuv pool) while the next one is generated; awaiting the previous write
-  // before starting the next keeps every partition file in generation order.
   let inflight: Promise<void> = Promise.resolve();
   const flush = async (): Promise<void> => {
-    const toWrite = batches;
-    batches = new Map();
-    inBatch = 0;
     await inflight;
-    inflight = (async () => {
-      for (const [stream, records] of toWrite) {
-        await publisher.publish(stream, records, { partitions: o.partitions });
-      }
-    })();
+    const writes: [string, number, Buffer[]][] = [];
+    for (const [stream, parts] of buffers) {
+      parts.forEach((b, p) => {
+        b.recycle(); // the previous batch is on disk: its buffer can be filled again
+        if (b.lines > 0) writes.push([stream, p, b.take()]);
+      });
+    }
+    inBatch = 0;
+    inflight = Promise.all(writes.map(([stream, p, chunks]) => publisher.appendEncoded(stream, p, chunks))).then(
+      () => undefined,
+    );
     inflight.catch(() => undefined); // surfaced by the next await; avoids an unhandled-rejection warning meanwhile
   };
+  // Room for about one batch per partition buffer; buffers grow on their own when the traffic is skewed.
+  const initialBytes = Math.max(64 << 10, Math.min(8 << 20, Math.ceil((o.batchSize * 1100) / o.partitions)));
   for (let i = 0; i < o.count; i++) {
     const e = model.next();
     count(summary, e);
-    let batch = batches.get(e.stream);
-    if (!batch) batches.set(e.stream, (batch = []));
-    batch.push({ line: e.line, key: e.key, partition: e.partition });
+    let parts = buffers.get(e.stream);
+    if (!parts) {
+      parts = Array.from({ length: o.partitions }, () => new LineBuffer(initialBytes));
+      buffers.set(e.stream, parts);
+    }
+    writeEmission(e, parts[e.partition]);
     if (++inBatch >= o.batchSize) {
       await flush();
       bar.update(i + 1);
@@ -93,13 +105,14 @@ export function generateToLines(options: GenerateOptions): GeneratedLines {
   const summary = emptySummary(o, model);
   const started = Date.now();
   const files: Record<string, Record<number, string[]>> = {};
-  const emissions: Emission[] = [];
+  const emissions: GeneratedRecord[] = [];
   for (let i = 0; i < o.count; i++) {
     const e = model.next();
     count(summary, e);
-    emissions.push(e);
+    const line = lineOf(e);
+    emissions.push({ stream: e.stream, partition: e.partition, key: e.key, cls: e.cls, outOfOrder: e.outOfOrder, line });
     const byPartition = (files[e.stream] ??= {});
-    (byPartition[e.partition] ??= []).push(e.line);
+    (byPartition[e.partition] ??= []).push(line);
   }
   return { files, emissions, summary: finishSummary(summary, model, started) };
 }
@@ -135,8 +148,10 @@ function finishSummary(summary: GenerateSummary, model: TrafficModel, started: n
   summary.flows = flows;
   summary.fraudFlows = fraudFlows;
   summary.campaigns = campaigns;
-  summary.eventTime = minTs === null || maxTs === null ? null : { from: formatTimestamp(minTs), to: formatTimestamp(maxTs) };
+  summary.eventTime =
+    minTs === null || maxTs === null ? null : { from: formatTimestamp(minTs), to: formatTimestamp(maxTs) };
   summary.elapsedMs = Date.now() - started;
-  summary.eventsPerSecond = summary.elapsedMs > 0 ? Math.round((summary.events * 1000) / summary.elapsedMs) : 0;
+  summary.eventsPerSecond =
+    summary.elapsedMs > 0 ? Math.round((summary.events * 1000) / summary.elapsedMs) : 0;
   return summary;
 }

@@ -49,7 +49,7 @@ export interface GenerateOptions {
   parties?: number;
   devices?: number;
   ips?: number;
-  /** Records per write batch. Default 50,000. */
+  /** Records per write batch (one append per partition file per batch). Default 20,000. */
   batchSize?: number;
   /** Draw a progress bar on stderr. Default: only when stderr is a TTY. */
   progress?: boolean;
@@ -94,12 +94,17 @@ export function resolveOptions(o: GenerateOptions): ResolvedOptions {
   const rate = o.rate ?? 100;
   if (!(rate > 0) || !Number.isFinite(rate)) throw new RangeError(`rate must be > 0, got ${o.rate}`);
   const durationMicros = o.duration === undefined ? undefined : parseDuration(o.duration);
-  if (durationMicros === null) throw new RangeError(`duration ${JSON.stringify(o.duration)} is not like 30s, 5m, 1h, 7d`);
-  const count = o.count ?? (durationMicros !== undefined ? Math.round((rate * durationMicros) / MICROS_PER_SECOND) : 10_000);
-  if (!Number.isSafeInteger(count) || count < 0) throw new RangeError(`count must be a non-negative integer, got ${count}`);
+  if (durationMicros === null)
+    throw new RangeError(`duration ${JSON.stringify(o.duration)} is not like 30s, 5m, 1h, 7d`);
+  const count =
+    o.count ??
+    (durationMicros !== undefined ? Math.round((rate * durationMicros) / MICROS_PER_SECOND) : 10_000);
+  if (!Number.isSafeInteger(count) || count < 0)
+    throw new RangeError(`count must be a non-negative integer, got ${count}`);
   const spanMicros = durationMicros ?? Math.round((count / rate) * MICROS_PER_SECOND);
   const startMicros = parseTimestamp(o.start ?? DEFAULT_START);
-  if (startMicros === null) throw new RangeError(`start ${JSON.stringify(o.start)} is not YYYY-MM-DDTHH:MM:SS.ffffffZ`);
+  if (startMicros === null)
+    throw new RangeError(`start ${JSON.stringify(o.start)} is not YYYY-MM-DDTHH:MM:SS.ffffffZ`);
 
   const fractions: Record<InjectedKind, number> = {
     unparseable: fraction('unparseableFraction', o.unparseableFraction),
@@ -130,7 +135,7 @@ export function resolveOptions(o: GenerateOptions): ResolvedOptions {
     parties: population('parties', o.parties ?? 100_000),
     devices: population('devices', o.devices ?? 50_000),
     ips: population('ips', o.ips ?? 80_000),
-    batchSize: positiveInt('batchSize', o.batchSize ?? 50_000),
+    batchSize: positiveInt('batchSize', o.batchSize ?? 20_000),
     progress: o.progress,
   };
 }
@@ -142,7 +147,8 @@ function fraction(name: string, value: number | undefined): number {
 }
 
 function positiveInt(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new RangeError(`${name} must be a positive integer, got ${value}`);
   return value;
 }
 

@@ -12,10 +12,12 @@ export function parseSeed(seed: string | number | bigint): bigint {
   let value: bigint;
   if (typeof seed === 'bigint') value = seed;
   else if (typeof seed === 'number') {
-    if (!Number.isSafeInteger(seed)) throw new RangeError(`seed ${seed} is not a safe integer; pass it as a string`);
+    if (!Number.isSafeInteger(seed))
+      throw new RangeError(`seed ${seed} is not a safe integer; pass it as a string`);
     value = BigInt(seed);
   } else {
-    if (!/^(0|[1-9][0-9]*)$/.test(seed)) throw new RangeError(`seed ${JSON.stringify(seed)} is not a decimal integer`);
+    if (!/^(0|[1-9][0-9]*)$/.test(seed))
+      throw new RangeError(`seed ${JSON.stringify(seed)} is not a decimal integer`);
     value = BigInt(seed);
   }
   if (value < 0n || value > UINT64_MAX) throw new RangeError(`seed ${value} is outside 0..2^64-1`);

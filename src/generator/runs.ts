@@ -16,6 +16,10 @@ export interface GeneratedRun {
   envelopePinsJson: string;
   /** The envelope text between the ts_utc value and the payload (see events.ts envelopeMiddle). */
   envelopeMiddleJson: string;
+  /** envelopeMiddleJson as UTF-8 bytes. */
+  envelopeMiddleBytes: Buffer;
+  /** The payload text between `amount` and the fraud_flag value, `,<payload pins>,"fraud_flag":`, as UTF-8 bytes. */
+  fraudFlagPrefixBytes: Buffer;
   /** The pin-like payload properties (seed, manifest_fingerprint, parameter_hash, scenario_id) as JSON text. */
   payloadPinsJson: string;
 }
@@ -35,7 +39,8 @@ export function platformRunIdAt(micros: Micros): string {
  * apart per run; everything else is drawn from a PRNG stream of its own, so traffic options never change the pins.
  */
 export function deriveRuns(seed: bigint, count: number, startMicros: Micros): GeneratedRun[] {
-  if (!Number.isInteger(count) || count < 1) throw new RangeError(`runs must be a positive integer, got ${count}`);
+  if (!Number.isInteger(count) || count < 1)
+    throw new RangeError(`runs must be a positive integer, got ${count}`);
   const prng = new Prng(seed, 'runs');
   const runs: GeneratedRun[] = [];
   for (let i = 0; i < count; i++) {
@@ -46,7 +51,8 @@ export function deriveRuns(seed: bigint, count: number, startMicros: Micros): Ge
     const raw = prng.u64();
     // Run 0 above 2^63 (hence above 2^53), run 1 small, the others anywhere in the uint64 range.
     const runSeed = i === 0 ? raw | TWO_POW_63 : i === 1 ? raw % 1_000_000n : raw;
-    const scenario = SCENARIOS[i % SCENARIOS.length] + (i >= SCENARIOS.length ? `_${Math.floor(i / SCENARIOS.length)}` : '');
+    const scenario =
+      SCENARIOS[i % SCENARIOS.length] + (i >= SCENARIOS.length ? `_${Math.floor(i / SCENARIOS.length)}` : '');
     const pins: ContextPins = {
       platformRunId: platformRunIdAt(startMicros - MICROS_PER_HOUR + i * MICROS_PER_MINUTE),
       scenarioRunId,
@@ -56,15 +62,19 @@ export function deriveRuns(seed: bigint, count: number, startMicros: Micros): Ge
       seed: runSeed.toString(),
       runId,
     };
+    const envelopeMiddleJson = `",${envelopePinsJson(pins)},"producer":"ofp-generator","payload":`;
+    const payloadPinsJson =
+      `"seed":${pins.seed},"manifest_fingerprint":"${pins.manifestFingerprint}",` +
+      `"parameter_hash":"${pins.parameterHash}","scenario_id":${JSON.stringify(pins.scenarioId)}`;
     runs.push({
       index: i,
       pins,
       flowIdBase: i === 0 ? TWO_POW_53 + 1n : BigInt(i) * 1_000_000_000_000n + 1n,
       envelopePinsJson: envelopePinsJson(pins),
-      envelopeMiddleJson: `",${envelopePinsJson(pins)},"producer":"ofp-generator","payload":`,
-      payloadPinsJson:
-        `"seed":${pins.seed},"manifest_fingerprint":"${pins.manifestFingerprint}",` +
-        `"parameter_hash":"${pins.parameterHash}","scenario_id":${JSON.stringify(pins.scenarioId)}`,
+      envelopeMiddleJson,
+      envelopeMiddleBytes: Buffer.from(envelopeMiddleJson, 'utf8'),
+      payloadPinsJson,
+      fraudFlagPrefixBytes: Buffer.from(`,${payloadPinsJson},"fraud_flag":`, 'utf8'),
     });
   }
   return runs;
@@ -75,7 +85,10 @@ export function deriveRuns(seed: bigint, count: number, startMicros: Micros): Ge
  * so values above 2^53 keep every digit. `overrides` replaces a property's JSON text; `undefined`-valued
  * overrides drop it (used to inject pins_invalid records).
  */
-export function envelopePinsJson(pins: ContextPins, overrides: Record<string, string | undefined> = {}): string {
+export function envelopePinsJson(
+  pins: ContextPins,
+  overrides: Record<string, string | undefined> = {},
+): string {
   const props: [string, string][] = [
     ['platform_run_id', JSON.stringify(pins.platformRunId)],
     ['scenario_run_id', JSON.stringify(pins.scenarioRunId)],

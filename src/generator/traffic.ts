@@ -8,7 +8,14 @@
  * devices, merchants and ips with higher amounts and fraud_flag true.
  */
 import type { RecordClass } from '../core/record';
-import { MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_SECOND, type Micros, formatTimestamp } from '../core/time';
+import {
+  MICROS_PER_DAY,
+  MICROS_PER_HOUR,
+  MICROS_PER_SECOND,
+  type Micros,
+  formatTimestamp,
+} from '../core/time';
+import type { LineBuffer } from '../bus/line-buffer';
 import { partitionFor } from '../bus/partitioner';
 import {
   type EnvelopeFaults,
@@ -20,19 +27,23 @@ import {
   flowTail,
   renderDecision,
   renderEvent,
+  writeEvent,
 } from './events';
 import { INJECTED_KINDS, type InjectedKind, type ResolvedOptions } from './options';
 import { Prng, hex8, mix32 } from './prng';
 import { type GeneratedRun, deriveRuns, envelopePinsJson } from './runs';
 import { MinHeap, ZipfSampler, entityId } from './sampling';
 
-/** One record to write. */
+/** One record to write: a valid event to render (`spec`), or a line already made (`raw`). */
 export interface Emission {
   stream: string;
   partition: number;
   /** Partition key text (payload.flow_id), '' when the line has none readable. */
   key: string;
-  line: string;
+  /** The event whose fault-free line this record is (valid events and their copies); null when `raw` is set. */
+  spec: EventSpec | null;
+  /** The line itself, for records made with faults; null when `spec` is set. */
+  raw: string | null;
   /** How the projector is expected to classify it (SPEC 4.2). */
   cls: RecordClass;
   /** A valid event whose ts_utc was deliberately shifted earlier. */
@@ -50,12 +61,6 @@ const MEAN_EVENTS_PER_FLOW = 1 + 2.05;
 const RING_SIZE = 4096;
 const CAMPAIGN_SHARE_WHILE_ACTIVE = 0.5;
 const CAMPAIGN_MEAN_FLOWS = 110;
-
-interface Pending {
-  ts: Micros;
-  order: number;
-  spec: EventSpec;
-}
 
 interface Campaign {
   id: string;
@@ -84,7 +89,7 @@ export class TrafficModel {
   private readonly flowGap: number;
   private readonly campaignStart: number;
   private readonly thresholds: [InjectedKind, number][] = [];
-  private readonly pending = new MinHeap<Pending>();
+  private readonly pending = new MinHeap<EventSpec>();
   private readonly flowSeq: number[];
   /** Per run, per id space (anchor, traffic, decision): next sequence number and the id salts. */
   private readonly idSeq: number[][];
@@ -114,13 +119,16 @@ export class TrafficModel {
     const f = Math.min(o.campaignFraction / CAMPAIGN_SHARE_WHILE_ACTIVE, 0.99);
     // A campaign is active for about CAMPAIGN_MEAN_FLOWS / share flows; starting one with this probability per flow
     // (while none is active) makes about `campaignFraction` of all flows campaign flows.
-    this.campaignStart = f <= 0 ? 0 : Math.min(1, (f * CAMPAIGN_SHARE_WHILE_ACTIVE) / (CAMPAIGN_MEAN_FLOWS * (1 - f)));
+    this.campaignStart =
+      f <= 0 ? 0 : Math.min(1, (f * CAMPAIGN_SHARE_WHILE_ACTIVE) / (CAMPAIGN_MEAN_FLOWS * (1 - f)));
     this.nextFlowTs = o.startMicros;
     this.maxTs = new Float64Array(2 * o.partitions * o.runs).fill(-Infinity);
     this.flowSeq = this.runs.map(() => 0);
     this.idSeq = this.runs.map(() => [0, 0, 0]);
     const salts = new Prng(o.seed, 'event-ids');
-    this.idSalt = this.runs.map(() => [0, 1, 2].map(() => [salts.u32(), salts.u32(), salts.u32(), salts.u32()]));
+    this.idSalt = this.runs.map(() =>
+      [0, 1, 2].map(() => [salts.u32(), salts.u32(), salts.u32(), salts.u32()]),
+    );
   }
 
   /** The next record. */
@@ -141,10 +149,10 @@ export class TrafficModel {
   // ---- valid events -------------------------------------------------------------------------------------------
 
   private emitValid(): Emission {
-    const top = this.pending.peek();
+    const nextTs = this.pending.peekTs();
     let spec: EventSpec;
-    if (top && top.ts <= this.nextFlowTs) {
-      spec = (this.pending.pop() as Pending).spec;
+    if (nextTs !== undefined && nextTs <= this.nextFlowTs) {
+      spec = this.pending.pop() as EventSpec;
     } else {
       spec = this.startFlow();
     }
@@ -160,7 +168,7 @@ export class TrafficModel {
     if (this.stats.maxTs === null || spec.ts > this.stats.maxTs) this.stats.maxTs = spec.ts;
     if (this.ring.length < RING_SIZE) this.ring.push(spec);
     else this.ring[this.ringPos++ % RING_SIZE] = spec;
-    return this.emission(spec, renderEvent(spec), 'applied', outOfOrder);
+    return this.emission(spec, null, 'applied', outOfOrder);
   }
 
   private startFlow(): EventSpec {
@@ -171,7 +179,8 @@ export class TrafficModel {
     const arrivalSeq = this.flowSeq[run.index]++;
     const flowId = (run.flowIdBase + BigInt(arrivalSeq)).toString();
 
-    if (this.campaign === null && this.campaignStart > 0 && p.chance(this.campaignStart)) this.startCampaign();
+    if (this.campaign === null && this.campaignStart > 0 && p.chance(this.campaignStart))
+      this.startCampaign();
     const campaign = this.campaign !== null && p.chance(CAMPAIGN_SHARE_WHILE_ACTIVE) ? this.campaign : null;
 
     const partyLocal = entityId(0, this.parties.draw(p), this.o.parties);
@@ -185,11 +194,15 @@ export class TrafficModel {
       flowId,
       partition: partitionFor(flowId, this.o.partitions),
       arrivalSeq,
-      merchantId: campaign ? p.pick(campaign.merchants) : entityId(MERCHANT_BASE, this.merchants.draw(p), this.o.merchants),
+      merchantId: campaign
+        ? p.pick(campaign.merchants)
+        : entityId(MERCHANT_BASE, this.merchants.draw(p), this.o.merchants),
       partyId: PARTY_BASE + partyLocal,
       accountId: ACCOUNT_BASE + accountLocal,
       instrumentId: INSTRUMENT_BASE + instrumentLocal,
-      deviceId: campaign ? p.pick(campaign.devices) : entityId(DEVICE_BASE, this.devices.draw(p), this.o.devices),
+      deviceId: campaign
+        ? p.pick(campaign.devices)
+        : entityId(DEVICE_BASE, this.devices.draw(p), this.o.devices),
       ipId: campaign ? p.pick(campaign.ips) : entityId(IP_BASE, this.ips.draw(p), this.o.ips),
       amountCents: cents,
       fraud,
@@ -239,8 +252,16 @@ export class TrafficModel {
                 ? 'chargeback'
                 : 'refund';
       const amountCents = k === 3 && !flow.fraud ? 1 + p.int(flow.amountCents) : flow.amountCents;
-      const spec: EventSpec = { streamIndex: 1, flow, eventId: '', ts, eventSeq: k, trafficType: type, amountCents };
-      this.pending.push({ ts, order: this.order++, spec });
+      const spec: EventSpec = {
+        streamIndex: 1,
+        flow,
+        eventId: '',
+        ts,
+        eventSeq: k,
+        trafficType: type,
+        amountCents,
+      };
+      this.pending.push(ts, this.order++, spec);
     }
   }
 
@@ -269,20 +290,28 @@ export class TrafficModel {
     if (template === null) return null;
     switch (kind) {
       case 'duplicate':
-        return this.emission(template, renderEvent(template), 'duplicate');
+        return this.emission(template, null, 'duplicate');
       case 'anomaly': {
         const changed: EventSpec = { ...template, amountCents: template.amountCents + 1 + p.int(500) };
-        return this.emission(template, renderEvent(changed), 'anomaly');
+        return this.emission(changed, null, 'anomaly');
       }
       case 'too_late': {
         const max = this.maxTs[this.maxTsSlot(template)];
         if (max === -Infinity) return null;
         const ts = max - this.o.lateHorizonMicros - MICROS_PER_HOUR - p.int(MICROS_PER_DAY);
-        const late: EventSpec = { ...template, ts, eventId: this.nextEventId(template.flow.run, template.streamIndex) };
-        return this.emission(late, renderEvent(late), 'too_late');
+        const late: EventSpec = {
+          ...template,
+          ts,
+          eventId: this.nextEventId(template.flow.run, template.streamIndex),
+        };
+        return this.emission(late, null, 'too_late');
       }
       case 'pins_invalid':
-        return this.emission(template, renderEvent(this.fresh(template), { pinsJson: this.badPins(template) }), kind);
+        return this.emission(
+          template,
+          renderEvent(this.fresh(template), { pinsJson: this.badPins(template) }),
+          kind,
+        );
       case 'envelope_invalid':
         return this.emission(template, renderEvent(this.fresh(template), this.badEnvelope(template)), kind);
       case 'payload_invalid':
@@ -296,7 +325,15 @@ export class TrafficModel {
           p.pick(['APPROVE', 'DECLINE', 'REVIEW']),
           p.int(1000),
         );
-        return { stream: TRAFFIC_STREAM, partition: flow.partition, key: flow.flowId, line, cls: kind, outOfOrder: false };
+        return {
+          stream: TRAFFIC_STREAM,
+          partition: flow.partition,
+          key: flow.flowId,
+          spec: null,
+          raw: line,
+          cls: kind,
+          outOfOrder: false,
+        };
       }
     }
     return null;
@@ -319,7 +356,7 @@ export class TrafficModel {
     } else {
       line = variant === 1 ? '' : 'NaN';
     }
-    return { stream, partition: 0, key: '', line, cls: 'unparseable', outOfOrder: false };
+    return { stream, partition: 0, key: '', spec: null, raw: line, cls: 'unparseable', outOfOrder: false };
   }
 
   private badPins(template: EventSpec): string {
@@ -364,7 +401,27 @@ export class TrafficModel {
     }
   }
 
-  private emission(spec: EventSpec, line: string, cls: RecordClass, outOfOrder = false): Emission {
-    return { stream: STREAMS[spec.streamIndex], partition: spec.flow.partition, key: spec.flow.flowId, line, cls, outOfOrder };
+  /** A record of `spec`'s stream, partition and key: rendered from `spec` when `raw` is null. */
+  private emission(spec: EventSpec, raw: string | null, cls: RecordClass, outOfOrder = false): Emission {
+    return {
+      stream: STREAMS[spec.streamIndex],
+      partition: spec.flow.partition,
+      key: spec.flow.flowId,
+      spec: raw === null ? spec : null,
+      raw,
+      cls,
+      outOfOrder,
+    };
   }
+}
+
+/** The line of an emission as a string. */
+export function lineOf(e: Emission): string {
+  return e.raw ?? renderEvent(e.spec as EventSpec);
+}
+
+/** Appends the line of an emission to a partition's buffer. */
+export function writeEmission(e: Emission, out: LineBuffer): void {
+  if (e.raw !== null) out.add(e.raw);
+  else writeEvent(e.spec as EventSpec, out);
 }

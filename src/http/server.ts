@@ -18,18 +18,25 @@ export const MAX_BODY_BYTES = 1 << 20;
 
 class BodyTooLargeError extends Error {}
 
+/** Beyond this many bytes an oversized body is no longer drained: the connection is cut instead of answered. */
+const MAX_DRAIN_BYTES = 64 * MAX_BODY_BYTES;
+
 function readBody(req: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new BodyTooLargeError());
-        req.destroy();
-      } else chunks.push(c);
+      if (size <= MAX_BODY_BYTES) chunks.push(c);
+      else if (size > MAX_DRAIN_BYTES) req.destroy(new BodyTooLargeError());
+      else chunks.length = 0;
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    // An oversized body is read to its end (and discarded) so the 413 reaches the client: destroying the request
+    // while the client is still sending resets the connection and the client sees no answer at all.
+    req.on('end', () => {
+      if (size > MAX_BODY_BYTES) reject(new BodyTooLargeError());
+      else resolve(Buffer.concat(chunks).toString('utf8'));
+    });
     req.on('error', reject);
   });
 }
@@ -118,7 +125,12 @@ export function createGatewayServer(deps: GatewayServerDeps): http.Server {
   };
   return http.createServer((req, res) => {
     handle(req, res).catch((err) => {
-      if (err instanceof BodyTooLargeError) return send(res, 413, JSON.stringify({ error: `body larger than ${MAX_BODY_BYTES} bytes` }));
+      if (err instanceof BodyTooLargeError) {
+        const message = `request body larger than ${MAX_BODY_BYTES} bytes`;
+        const graphql = { errors: [{ message, extensions: { code: 'INVALID_REQUEST', retryable: false } }] };
+        if (res.headersSent || res.destroyed) return;
+        return send(res, 413, JSON.stringify(req.url?.startsWith('/graphql') ? graphql : { error: message }));
+      }
       log.error({ err, url: req.url }, 'request failed');
       if (!res.headersSent) send(res, 500, JSON.stringify({ error: 'internal error' }));
       else res.end();

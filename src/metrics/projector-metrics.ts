@@ -25,6 +25,12 @@ export const projectorMetrics = {
     labelNames,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   }),
+  phaseSeconds: new client.Histogram({
+    name: 'ofp_apply_phase_seconds',
+    help: 'Time per phase of a batch: read, prepare (parse, validate), classify (prefetch + rules), series, commit',
+    labelNames: ['phase'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  }),
   lagRecords: new client.Gauge({ name: 'ofp_partition_lag_records', help: 'Bus end offset minus checkpoint', labelNames }),
   lagSeconds: new client.Gauge({
     name: 'ofp_partition_lag_seconds',

@@ -87,12 +87,20 @@ export class PartitionApplier {
     }
 
     const started = process.hrtime.bigint();
+    let mark = started;
+    const phase = (name: string): void => {
+      const now = process.hrtime.bigint();
+      projectorMetrics.phaseSeconds.observe({ phase: name }, Number(now - mark) / 1e9);
+      mark = now;
+    };
     const prepared = read.records.map((r) => prepareRecord(r, policy, parser));
+    phase('prepare');
     const candidates = prepared.flatMap((p) =>
       p.kind === 'candidate' ? [{ runKey: p.runKey, eventType: p.envelope.eventType, eventId: p.envelope.eventId }] : [],
     );
     const state = await prefetchClassificationState(pool, stream, partition, candidates);
     let decisions = classifyInOrder(prepared, policy, new StateOverlay(state));
+    phase('classify');
 
     let stall: ApplyResult['stalled'];
     if (policy.onInvalid === 'stall') {
@@ -123,6 +131,7 @@ export class PartitionApplier {
     }
     const seriesIds = await this.deps.series.resolve(seriesKeys);
     const endTs = await this.endEventTime(stream, partition, read.endOffset, decisions);
+    phase('series');
 
     const client = await pool.connect();
     try {
@@ -133,6 +142,7 @@ export class PartitionApplier {
         seriesIds,
       );
       await client.query('COMMIT');
+      phase('commit');
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       if (err instanceof CheckpointFencedError) {

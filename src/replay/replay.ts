@@ -1,131 +1,372 @@
 /**
  * Offline replay (SPEC 6 parity): rebuilds the answer to a features request from the bus alone, up to a given
  * basis, with the same classification and aggregation code as the projector and gateway — no database, no
- * Temporal. Windows are computed by scanning every applied contribution (deliberately simple), so a replay
- * checks the tile arithmetic of the online path rather than repeating it.
+ * Temporal. Windows are computed by scanning the applied events of the (group, key) (deliberately simple), so a
+ * replay checks the tile arithmetic of the online path rather than repeating it.
+ *
+ * What the gateway reads per run is mirrored per stream: H (SPEC 5.2) and QUARANTINE_PRESENT (5.6) cover only the
+ * streams the requested groups read, NOT_FOUND (5.8) any stream replayed.
  */
+import { BusHistoryRewrittenError } from '../bus/errors';
 import type { EventBus } from '../bus/event-bus';
 import { emptyPartial, finishAggregate, mergePartials, singlePartial, type Partial } from '../core/aggregate';
 import { Decimal } from '../core/decimal';
 import type { RecordParser } from '../core/envelope';
-import { runKeyOf } from '../core/pins';
-import { streamsOf, type FeaturePolicy } from '../core/policy';
-import { StateOverlay, classifyInOrder, prepareRecord, type Decision } from '../core/projection';
-import { isInvalidClass } from '../core/record';
-import { computeFreshness, entryStatus, type FeatureEntry, type InputBasis, type SnapshotContent } from '../core/snapshot';
+import { runKeyOf, type ContextPins } from '../core/pins';
+import { streamsOf, type FeatureGroup, type FeaturePolicy } from '../core/policy';
+import { StateOverlay, classifyInOrder, prepareRecord, type Decision, type Prepared } from '../core/projection';
+import { RECORD_CLASSES, isInvalidClass, type RecordClass } from '../core/record';
+import {
+  computeFreshness,
+  entryStatus,
+  type FeatureEntry,
+  type InputBasis,
+  type NamedFeatureValue,
+  type SnapshotContent,
+} from '../core/snapshot';
 import { formatTimestamp, type Micros } from '../core/time';
 import { windowRange } from '../core/windows';
 import { FeaturesRequestError, invalidRequest } from '../serving/errors';
 import type { FeatureRequest } from '../serving/request';
 
+/** The basis cannot be replayed from this bus (or does not fit the request); the message says why, in one line. */
 export class ReplayBasisError extends Error {
   override name = 'ReplayBasisError';
 }
 
-interface Point {
-  ts: Micros;
-  stream: string;
-  partition: number;
-  offset: number;
-  value: Decimal;
+/** The bus changed below offsets that were already read or applied: the basis can no longer be reproduced. */
+export class ReplayHistoryRewrittenError extends ReplayBasisError {
+  override name = 'ReplayHistoryRewrittenError';
+}
+
+/** Applied events of one (run, group, key): positions in columns, one value column per group field. */
+export interface KeySeries {
+  ts: Micros[];
+  stream: string[];
+  partition: number[];
+  offset: number[];
+  /** values[i] holds the canonical decimal text of `group.fields[i]` per event; empty when the group has no field. */
+  values: string[][];
+}
+
+/** What a replay knows about one run (the six pins). */
+export interface RunState {
+  /** The six required pins, as read from the first applied event (no run_id). */
+  pins: ContextPins;
+  /** Greatest applied ts per stream (H of SPEC 5.2 is the maximum over the streams read). */
+  h: Map<string, Micros>;
+  /** Least applied ts per stream. */
+  minTs: Map<string, Micros>;
+  /** Streams with a quarantined record of this run (pins readable). */
+  quarantined: Set<string>;
+  /** `group/version` → key id → applied events. */
+  groups: Map<string, Map<string, KeySeries>>;
 }
 
 export interface ReplayState {
-  /** Contributions per series key `runKey|group|version|key|field`. */
-  series: Map<string, Point[]>;
-  /** Greatest applied ts per run over the streams replayed. */
-  h: Map<string, Micros>;
-  /** Runs with a quarantined record (pins readable) in the streams replayed. */
-  quarantinedRuns: Set<string>;
-  /** Every decision, for accounting checks. */
-  counts: Record<string, number>;
+  /** Runs with at least one applied event, by run key. */
+  runs: Map<string, RunState>;
+  /** Runs whose only records were quarantined (readable pins, nothing applied), by run key: stream set. */
+  quarantinedOnly: Map<string, { pins: ContextPins; streams: Set<string> }>;
+  /** Records per class (accounting: their sum is the number of records replayed). */
+  counts: Record<RecordClass, number>;
+  /** The basis replayed, streams sorted, partitions ascending. */
+  basis: InputBasis[];
 }
 
-const seriesKey = (runKey: string, group: string, version: string, keyId: string, field: string) =>
-  `${runKey}|${group}|${version}|${keyId}|${field}`;
+export interface ReplayOptions {
+  /** Called after every batch with the number of records replayed so far. */
+  onProgress?: (records: number) => void;
+  /** Records per bus read. Default 5000. */
+  batchSize?: number;
+}
 
-/** Replays the streams of `basis` up to their offsets (partitions in ascending order) into in-memory state. */
+const groupRef = (g: { name: string; version: string }) => `${g.name}/${g.version}`;
+
+function emptyCounts(): Record<RecordClass, number> {
+  return Object.fromEntries(RECORD_CLASSES.map((c) => [c, 0])) as Record<RecordClass, number>;
+}
+
+/** Streams sorted, partitions ascending, offsets as canonical decimal strings; repeated partitions refused. */
+export function normaliseBasis(basis: InputBasis[]): InputBasis[] {
+  const seen = new Set<string>();
+  return [...basis]
+    .sort((x, y) => (x.stream < y.stream ? -1 : x.stream > y.stream ? 1 : 0))
+    .map((b) => {
+      if (seen.has(b.stream)) throw new ReplayBasisError(`basis names stream ${b.stream} twice`);
+      seen.add(b.stream);
+      const partitions = new Set<number>();
+      const offsets = [...b.offsets]
+        .sort((x, y) => x.partition - y.partition)
+        .map(({ partition, offset }) => {
+          if (!Number.isSafeInteger(partition) || partition < 0) {
+            throw new ReplayBasisError(`${b.stream}: partition ${partition} is not a non-negative integer`);
+          }
+          if (partitions.has(partition)) throw new ReplayBasisError(`${b.stream}: partition ${partition} named twice`);
+          partitions.add(partition);
+          if (!/^(0|[1-9][0-9]{0,15})$/.test(offset) || !Number.isSafeInteger(Number(offset))) {
+            throw new ReplayBasisError(`${b.stream}/${partition}: offset "${offset}" is not a non-negative integer`);
+          }
+          return { partition, offset };
+        });
+      return { stream: b.stream, offsetKind: b.offsetKind, offsets };
+    });
+}
+
+/** The current end of every partition of `streams` (default: every stream the policy reads): a basis covering all. */
+export async function fullBasis(bus: EventBus, policy: FeaturePolicy, streams = streamsOf(policy.groups)): Promise<InputBasis[]> {
+  const out: InputBasis[] = [];
+  for (const stream of [...streams].sort()) {
+    const offsets: InputBasis['offsets'] = [];
+    for (const partition of await bus.listPartitions(stream)) {
+      offsets.push({ partition, offset: String(await guardHistory(() => bus.endOffset(stream, partition))) });
+    }
+    out.push({ stream, offsetKind: bus.offsetKind, offsets });
+  }
+  return out;
+}
+
+/** Runs a bus call, turning BusHistoryRewrittenError into the replay's own error with an explanation. */
+async function guardHistory<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof BusHistoryRewrittenError) {
+      throw new ReplayHistoryRewrittenError(
+        `bus history rewritten: ${err.stream} partition ${err.partition} changed below offset ${err.offset} (${err.message.replace(/^bus history rewritten: [^:]*: /, '')}); ` +
+          'answers whose basis covers it cannot be reproduced from this bus',
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+}
+
+/**
+ * Checks that every partition of `basis` can be read up to its offset; returns the partitions to read.
+ * @throws ReplayBasisError naming the partition: not on the bus, or its offset beyond the bus end
+ */
+export async function checkBasisOnBus(bus: EventBus, basis: InputBasis[]): Promise<{ stream: string; partition: number; until: number }[]> {
+  const out: { stream: string; partition: number; until: number }[] = [];
+  for (const b of normaliseBasis(basis)) {
+    if (b.offsetKind !== bus.offsetKind) {
+      throw new ReplayBasisError(`${b.stream}: basis offset kind ${b.offsetKind} is not this bus's ${bus.offsetKind}`);
+    }
+    const known = new Set(await bus.listPartitions(b.stream));
+    for (const { partition, offset } of b.offsets) {
+      const until = Number(offset);
+      if (until === 0) continue;
+      if (!known.has(partition)) {
+        const list = known.size === 0 ? `the stream has no partition on the bus` : `it has ${[...known].join(', ')}`;
+        throw new ReplayBasisError(`${b.stream}: partition ${partition} does not exist on the bus (${list})`);
+      }
+      const end = await guardHistory(() => bus.endOffset(b.stream, partition));
+      if (until > end) {
+        throw new ReplayBasisError(
+          `${b.stream}/${partition}: basis offset ${until} is beyond the bus end ${end} ` +
+            `(the basis names records this bus does not have: another bus, or history rewritten below an applied offset)`,
+        );
+      }
+      out.push({ stream: b.stream, partition, until });
+    }
+  }
+  return out;
+}
+
+/**
+ * Replays the streams of `basis` up to their exclusive-next offsets (streams sorted, partitions ascending) into
+ * in-memory state, classifying exactly as the projector does.
+ * @throws ReplayBasisError when the basis cannot be read from this bus, ReplayHistoryRewrittenError when the bus
+ *   changed under offsets already read
+ */
 export async function replayBus(
   bus: EventBus,
   policy: FeaturePolicy,
   parser: RecordParser,
   basis: InputBasis[],
-  onProgress?: (records: number) => void,
+  options: ReplayOptions | ((records: number) => void) = {},
 ): Promise<ReplayState> {
-  const overlay = new StateOverlay({ watermark: () => undefined, appliedCopy: () => undefined });
-  const state: ReplayState = { series: new Map(), h: new Map(), quarantinedRuns: new Set(), counts: {} };
+  const o: ReplayOptions = typeof options === 'function' ? { onProgress: options } : options;
+  const batchSize = o.batchSize ?? 5000;
+  const normalised = normaliseBasis(basis);
+  const parts = await checkBasisOnBus(bus, normalised);
+  const replayer = new Replayer(policy, normalised);
   let total = 0;
-  for (const b of [...basis].sort((x, y) => (x.stream < y.stream ? -1 : x.stream > y.stream ? 1 : 0))) {
-    const known = new Set(await bus.listPartitions(b.stream));
-    for (const { partition, offset } of [...b.offsets].sort((x, y) => x.partition - y.partition)) {
-      const until = Number(offset);
-      if (!known.has(partition) && until > 0) throw new ReplayBasisError(`${b.stream}: partition ${partition} does not exist on the bus`);
-      const end = await bus.endOffset(b.stream, partition);
-      if (until > end) throw new ReplayBasisError(`${b.stream}/${partition}: basis offset ${until} is beyond the bus end ${end}`);
-      let at = 0;
-      while (at < until) {
-        const read = await bus.read(b.stream, partition, at, Math.min(5000, until - at));
-        if (read.records.length === 0) throw new ReplayBasisError(`${b.stream}/${partition}: no record at offset ${at}`);
-        const decisions = classifyInOrder(
-          read.records.map((r) => prepareRecord(r, policy, parser)),
-          policy,
-          overlay,
-        );
-        for (const d of decisions) absorb(state, d);
-        at = read.nextOffset;
-        total += read.records.length;
-        onProgress?.(total);
+  for (const { stream, partition, until } of parts) {
+    let at = 0;
+    while (at < until) {
+      const read = await guardHistory(() => bus.read(stream, partition, at, Math.min(batchSize, until - at)));
+      if (read.records.length === 0) {
+        throw new ReplayHistoryRewrittenError(`${stream}/${partition}: no record at offset ${at} although the bus end was past it`);
       }
+      replayer.absorbPrepared(read.records.map((r) => prepareRecord(r, policy, parser)));
+      at = read.nextOffset;
+      total += read.records.length;
+      o.onProgress?.(total);
     }
   }
-  return state;
+  return replayer.state;
 }
 
-function absorb(state: ReplayState, d: Decision): void {
-  state.counts[d.class] = (state.counts[d.class] ?? 0) + 1;
-  if (isInvalidClass(d.class)) {
-    const runKey = (d as { runKey: string | null }).runKey;
-    if (runKey) state.quarantinedRuns.add(runKey);
-    return;
+/** Classification and in-memory state of one replay; records must arrive in replay order. */
+export class Replayer {
+  readonly state: ReplayState;
+  private readonly overlay = new StateOverlay({ watermark: () => undefined, appliedCopy: () => undefined });
+
+  constructor(
+    private readonly policy: FeaturePolicy,
+    basis: InputBasis[],
+  ) {
+    this.state = { runs: new Map(), quarantinedOnly: new Map(), counts: emptyCounts(), basis };
   }
-  if (d.class !== 'applied') return;
-  const ts = d.envelope.tsMicros;
-  const h = state.h.get(d.runKey);
-  if (h === undefined || ts > h) state.h.set(d.runKey, ts);
-  for (const c of d.contributions) {
-    const k = seriesKey(d.runKey, c.group.name, c.group.version, c.keyId, c.field);
-    let points = state.series.get(k);
-    if (!points) state.series.set(k, (points = []));
-    points.push({ ts, stream: d.record.stream, partition: d.record.partition, offset: d.record.offset, value: new Decimal(c.value) });
+
+  absorbPrepared(prepared: Prepared[]): void {
+    for (const d of classifyInOrder(prepared, this.policy, this.overlay)) this.absorb(d);
+  }
+
+  absorb(d: Decision): void {
+    const state = this.state;
+    state.counts[d.class]++;
+    if (isInvalidClass(d.class)) {
+      const { runKey, pins } = d as { runKey: string | null; pins?: ContextPins };
+      if (runKey === null) return;
+      const run = state.runs.get(runKey);
+      if (run) run.quarantined.add(d.record.stream);
+      else {
+        let q = state.quarantinedOnly.get(runKey);
+        if (!q) state.quarantinedOnly.set(runKey, (q = { pins: sixPins(pins as ContextPins), streams: new Set() }));
+        q.streams.add(d.record.stream);
+      }
+      return;
+    }
+    if (d.class !== 'applied') return;
+    const { record, envelope } = d;
+    const ts = envelope.tsMicros;
+    let run = state.runs.get(d.runKey);
+    if (!run) {
+      const q = state.quarantinedOnly.get(d.runKey);
+      state.quarantinedOnly.delete(d.runKey);
+      run = { pins: sixPins(envelope.pins), h: new Map(), minTs: new Map(), quarantined: q?.streams ?? new Set(), groups: new Map() };
+      state.runs.set(d.runKey, run);
+    }
+    const h = run.h.get(record.stream);
+    if (h === undefined || ts > h) run.h.set(record.stream, ts);
+    const lo = run.minTs.get(record.stream);
+    if (lo === undefined || ts < lo) run.minTs.set(record.stream, ts);
+    for (const c of d.contributions) {
+      const g = c.group;
+      const fieldIndex = g.fields.length === 0 ? 0 : g.fields.indexOf(c.field);
+      const ref = groupRef(g);
+      let keys = run.groups.get(ref);
+      if (!keys) run.groups.set(ref, (keys = new Map()));
+      let ks = keys.get(c.keyId);
+      if (!ks) {
+        ks = { ts: [], stream: [], partition: [], offset: [], values: g.fields.map(() => []) };
+        keys.set(detach(c.keyId), ks);
+      }
+      if (fieldIndex === 0) {
+        ks.ts.push(ts);
+        ks.stream.push(record.stream);
+        ks.partition.push(record.partition);
+        ks.offset.push(record.offset);
+      }
+      if (g.fields.length > 0) ks.values[fieldIndex].push(detach(c.value));
+    }
   }
 }
 
-/** Answers a validated request from replayed state; throws FeaturesRequestError like the gateway would. */
+/**
+ * A copy of `text` that does not keep its source alive. Number texts are slices of the raw line, itself a slice of
+ * the decoded read buffer (megabytes): keeping one 16-digit key id would otherwise keep the whole buffer text.
+ * V8 makes slices only of strings of 13 or more characters; the concatenation forces a fresh flat string.
+ */
+function detach(text: string): string {
+  return text.length < 13 ? text : (' ' + text).slice(1);
+}
+
+function sixPins(pins: ContextPins): ContextPins {
+  return {
+    platformRunId: pins.platformRunId,
+    scenarioRunId: pins.scenarioRunId,
+    scenarioId: pins.scenarioId,
+    manifestFingerprint: pins.manifestFingerprint,
+    parameterHash: pins.parameterHash,
+    seed: pins.seed,
+  };
+}
+
+/** Offsets of `basis` per `stream/partition` (absent partitions are 0). */
+function offsetsOf(basis: InputBasis[], stream: string): Map<number, string> {
+  const b = basis.find((x) => x.stream === stream);
+  return new Map((b?.offsets ?? []).filter((o) => o.offset !== '0').map((o) => [o.partition, o.offset]));
+}
+
+/** Aggregates one field of a key's events over [lo, hi). */
+function windowPartial(ks: KeySeries, fieldIndex: number, lo: Micros, hi: Micros): Partial {
+  let partial = emptyPartial();
+  const values = ks.values[fieldIndex];
+  for (let i = 0; i < ks.ts.length; i++) {
+    const ts = ks.ts[i];
+    if (ts < lo || ts >= hi) continue;
+    const pos = { ts, stream: ks.stream[i], partition: ks.partition[i], offset: ks.offset[i] };
+    partial = mergePartials(partial, singlePartial(pos, new Decimal(values === undefined ? '0' : values[i])));
+  }
+  return partial;
+}
+
+/**
+ * Answers a validated request from replayed state, as the gateway would at `basis`; throws FeaturesRequestError
+ * (NOT_FOUND, INVALID_REQUEST for the retention boundary) like the gateway does.
+ * @throws ReplayBasisError when `basis` does not name a stream the groups read, or differs from the replayed basis
+ *   on a stream the groups read
+ */
 export function answerFromReplay(state: ReplayState, policy: FeaturePolicy, req: FeatureRequest, basis: InputBasis[]): SnapshotContent {
+  const streams = streamsOf(req.groups);
+  const normalised = normaliseBasis(basis);
+  for (const stream of streams) {
+    const wanted = offsetsOf(normalised, stream);
+    const replayed = offsetsOf(state.basis, stream);
+    if (!normalised.some((b) => b.stream === stream)) {
+      const reader = req.groups.find((g) => g.streams.includes(stream)) as FeatureGroup;
+      throw new ReplayBasisError(`basis names no offsets for ${stream}, which group ${groupRef(reader)} reads`);
+    }
+    const same = wanted.size === replayed.size && [...wanted].every(([p, o]) => replayed.get(p) === o);
+    if (!same) throw new ReplayBasisError(`${stream}: the requested basis differs from the basis replayed`);
+  }
   const runKey = runKeyOf(req.pins);
-  const h = state.h.get(runKey);
-  if (h === undefined) throw new FeaturesRequestError('NOT_FOUND', 'no event with these six pins was applied in the replayed streams');
-  if (req.asOf < h - policy.horizonMicros) {
+  const run = state.runs.get(runKey);
+  if (run === undefined) throw new FeaturesRequestError('NOT_FOUND', 'no event with these six pins has been applied on any stream');
+  let h: Micros | null = null;
+  for (const s of streams) {
+    const hs = run.h.get(s);
+    if (hs !== undefined && (h === null || hs > h)) h = hs;
+  }
+  if (h !== null && req.asOf < h - policy.horizonMicros) {
     throw invalidRequest(
       `RETENTION_BOUNDARY_EXCEEDED: asOf ${req.asOfUtc} is before the earliest servable instant ${formatTimestamp(h - policy.horizonMicros)}`,
     );
   }
-  const recencyFloor = h - policy.keyRetentionMicros;
+  const recencyFloor = h === null ? null : h - policy.keyRetentionMicros;
   const features: FeatureEntry[] = [];
   for (const group of req.groups) {
+    const keys = run.groups.get(groupRef(group));
     for (const key of req.keys) {
       if (key.keyType !== group.keyType) continue;
-      const pointsOf = (field: string) => state.series.get(seriesKey(runKey, group.name, group.version, key.keyId, field)) ?? [];
+      const ks = keys?.get(key.keyId);
       let last: Micros | null = null;
-      for (const p of pointsOf(group.fields[0] ?? '')) if (p.ts <= req.asOf && (last === null || p.ts > last)) last = p.ts;
-      if (last !== null && last <= recencyFloor) last = null;
-      const values = [];
+      if (ks) for (const ts of ks.ts) if (ts <= req.asOf && (last === null || ts > last)) last = ts;
+      if (last !== null && (recencyFloor === null || last <= recencyFloor)) last = null;
+      const values: NamedFeatureValue[] = [];
+      const partials = new Map<string, Partial>();
       for (const f of group.features) {
+        const fieldIndex = f.field === undefined ? 0 : group.fields.indexOf(f.field);
         for (const w of group.windows) {
-          const { lo, hi } = windowRange(req.asOf, w.micros);
-          let partial: Partial = emptyPartial();
-          for (const p of pointsOf(f.field ?? group.fields[0] ?? '')) {
-            if (p.ts >= lo && p.ts < hi) partial = mergePartials(partial, singlePartial(p, p.value));
+          const memo = `${fieldIndex}:${w.micros}`;
+          let partial = partials.get(memo);
+          if (partial === undefined) {
+            const { lo, hi } = windowRange(req.asOf, w.micros);
+            partial = ks ? windowPartial(ks, fieldIndex, lo, hi) : emptyPartial();
+            partials.set(memo, partial);
           }
           values.push({ name: `${f.name}_${w.label}`, value: finishAggregate(f.agg, partial) });
         }
@@ -141,17 +382,17 @@ export function answerFromReplay(state: ReplayState, policy: FeaturePolicy, req:
       });
     }
   }
-  const streams = new Set(streamsOf(req.groups));
+  const read = new Set(streams);
   return {
     pins: req.pins,
     asOfUtc: req.asOfUtc,
     policyRev: { policyId: policy.policyId, revision: policy.revision, contentDigest: policy.contentDigest },
     featureGroups: req.groups.map((g) => ({ name: g.name, version: g.version })),
-    inputBasis: basis.filter((b) => streams.has(b.stream)),
+    inputBasis: normalised.filter((b) => read.has(b.stream)),
     graphVersion: null,
     freshness: computeFreshness(
       features.map((f) => f.status),
-      state.quarantinedRuns.has(runKey),
+      streams.some((s) => run.quarantined.has(s)),
     ),
     features,
   };

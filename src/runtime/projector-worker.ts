@@ -5,6 +5,7 @@
 import { Client, Connection, ScheduleAlreadyRunning } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { ensureSearchAttributes } from '../services/temporal-server';
 import type { Duration } from '@temporalio/common';
 import type { EventBus } from '../bus/event-bus';
 import type { RecordParser } from '../core/envelope';
@@ -63,6 +64,8 @@ export async function startProjectorWorker(o: ProjectorWorkerOptions): Promise<R
   const nativeConnection = await NativeConnection.connect({ address: o.temporalAddress });
   const connection = await Connection.connect({ address: o.temporalAddress });
   const client = new Client({ connection, namespace: o.namespace });
+  // A production Temporal (not our dev server) may not know the OFP search attributes yet.
+  await ensureSearchAttributes(connection, o.namespace, undefined, o.log);
   const activities = createActivities({
     pool,
     prisma,

@@ -14,8 +14,8 @@ import {
   type NamedFeatureValue,
   type SnapshotContent,
 } from '../core/snapshot';
-import { MICROS_PER_DAY, floorTo, formatTimestamp, type Micros } from '../core/time';
-import { decomposeRange, windowRange } from '../core/windows';
+import { floorTo, formatTimestamp, type Micros } from '../core/time';
+import { RECENCY_GRANULARITY, decomposeRange, windowRange } from '../core/windows';
 import type { Pool, PoolClient } from '../db/pool';
 import { FeaturesRequestError, invalidRequest, unavailable } from './errors';
 import { computePosture, type PartitionPosture, type PostureModel } from './posture';
@@ -103,22 +103,21 @@ export class FeatureReader {
     const runKey = runKeyOf(req.pins);
     const streams = streamsOf(req.groups);
 
-    const [cps, run, quarantine] = await Promise.all([
-      client.query<CheckpointRow>(
-        `SELECT stream, partition, next_offset, state, end_offset, end_ts_us, last_applied_ts_us
-           FROM checkpoints WHERE stream = ANY($1::text[]) ORDER BY stream, partition`,
-        [streams],
-      ),
-      client.query(
-        `SELECT count(*)::int AS n, max(max_ts_us) FILTER (WHERE stream = ANY($2::text[])) AS h
-           FROM partition_watermarks WHERE run_key = $1`,
-        [runKey, streams],
-      ),
-      client.query(`SELECT EXISTS (SELECT 1 FROM quarantine WHERE run_key = $1 AND stream = ANY($2::text[])) AS present`, [
-        runKey,
-        streams,
-      ]),
-    ]);
+    // One client runs one query at a time (pg queues concurrent ones, deprecated and gone in pg 9): await in turn.
+    const cps = await client.query<CheckpointRow>(
+      `SELECT stream, partition, next_offset, state, end_offset, end_ts_us, last_applied_ts_us
+         FROM checkpoints WHERE stream = ANY($1::text[]) ORDER BY stream, partition`,
+      [streams],
+    );
+    const run = await client.query(
+      `SELECT count(*)::int AS n, max(max_ts_us) FILTER (WHERE stream = ANY($2::text[])) AS h
+         FROM partition_watermarks WHERE run_key = $1`,
+      [runKey, streams],
+    );
+    const quarantine = await client.query(
+      `SELECT EXISTS (SELECT 1 FROM quarantine WHERE run_key = $1 AND stream = ANY($2::text[])) AS present`,
+      [runKey, streams],
+    );
     if (run.rows[0].n === 0) {
       throw new FeaturesRequestError('NOT_FOUND', 'no event with these six pins has been applied on any stream');
     }
@@ -197,7 +196,7 @@ export class FeatureReader {
 
   /**
    * Two bulk queries: (1) every window of every entry and field as tile and edge ranges, aggregated per window in
-   * SQL; (2) per entry, the latest applied ts <= asOf (edge contributions of asOf's day, else the latest day tile).
+   * SQL; (2) per entry, the latest applied ts <= asOf (contributions of asOf's hour, else the latest hour tile).
    */
   private async readWindows(
     client: PoolClient,
@@ -234,7 +233,7 @@ export class FeatureReader {
         }
       }
     }
-    const dayStart = floorTo(asOf, MICROS_PER_DAY);
+    const recencyStart = floorTo(asOf, RECENCY_GRANULARITY);
     const seriesCte = `s AS (
         SELECT l.idx, l.entry, se.id FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[])
           AS l(entry, grp, ver, key_id, field, idx)
@@ -248,34 +247,32 @@ export class FeatureReader {
       sField,
       sEntry.map((_, s) => s),
     ];
-    const [windows, recency] = await Promise.all([
-      client.query(
-        `WITH ${seriesCte},
-         r AS (SELECT * FROM unnest($8::int[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[]) AS r(idx, wlen, gran, lo, hi)),
-         x AS (
-           SELECT r.idx, r.wlen, t.count, t.sum, t.min, t.max, t.last_ts_us AS lts, t.last_stream AS ls,
-                  t.last_partition AS lp, t.last_offset AS lo, t.last_value AS lv
-             FROM r JOIN s ON s.idx = r.idx
-             JOIN tiles t ON r.gran > 0 AND t.series_id = s.id AND t.granularity_us = r.gran AND t.start_us >= r.lo AND t.start_us < r.hi
-           UNION ALL
-           SELECT r.idx, r.wlen, 1, c.value, c.value, c.value, c.ts_us, c.stream, c.partition, c."offset", c.value
-             FROM r JOIN s ON s.idx = r.idx
-             JOIN contributions c ON r.gran = 0 AND c.series_id = s.id AND c.ts_us >= r.lo AND c.ts_us < r.hi)
-         SELECT idx, wlen, sum(count)::bigint AS count, sum(sum) AS sum, min(min) AS min, max(max) AS max,
-                (array_agg(lv ORDER BY lts DESC, ls COLLATE "C" DESC, lp DESC, lo DESC))[1] AS last
-           FROM x GROUP BY idx, wlen`,
-        [...seriesParams, rIdx, rWindow, rGran, rLo, rHi],
-      ),
-      client.query(
-        `WITH ${seriesCte}
-         SELECT s.entry, GREATEST(
-             (SELECT max(c.ts_us) FROM contributions c WHERE c.series_id = s.id AND c.ts_us >= $8 AND c.ts_us <= $9),
-             (SELECT t.last_ts_us FROM tiles t WHERE t.series_id = s.id AND t.granularity_us = $10 AND t.start_us < $8
-               ORDER BY t.start_us DESC LIMIT 1)) AS last_ts
-           FROM s`,
-        [...seriesParams, dayStart, asOf, MICROS_PER_DAY],
-      ),
-    ]);
+    const windows = await client.query(
+      `WITH ${seriesCte},
+       r AS (SELECT * FROM unnest($8::int[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[]) AS r(idx, wlen, gran, lo, hi)),
+       x AS (
+         SELECT r.idx, r.wlen, t.count, t.sum, t.min, t.max, t.last_ts_us AS lts, t.last_stream AS ls,
+                t.last_partition AS lp, t.last_offset AS lo, t.last_value AS lv
+           FROM r JOIN s ON s.idx = r.idx
+           JOIN tiles t ON r.gran > 0 AND t.series_id = s.id AND t.granularity_us = r.gran AND t.start_us >= r.lo AND t.start_us < r.hi
+         UNION ALL
+         SELECT r.idx, r.wlen, 1, c.value, c.value, c.value, c.ts_us, c.stream, c.partition, c."offset", c.value
+           FROM r JOIN s ON s.idx = r.idx
+           JOIN contributions c ON r.gran = 0 AND c.series_id = s.id AND c.ts_us >= r.lo AND c.ts_us < r.hi)
+       SELECT idx, wlen, sum(count)::bigint AS count, sum(sum) AS sum, min(min) AS min, max(max) AS max,
+              (array_agg(lv ORDER BY lts DESC, ls COLLATE "C" DESC, lp DESC, lo DESC))[1] AS last
+         FROM x GROUP BY idx, wlen`,
+      [...seriesParams, rIdx, rWindow, rGran, rLo, rHi],
+    );
+    const recency = await client.query(
+      `WITH ${seriesCte}
+       SELECT s.entry, GREATEST(
+           (SELECT max(c.ts_us) FROM contributions c WHERE c.series_id = s.id AND c.ts_us >= $8 AND c.ts_us <= $9),
+           (SELECT t.last_ts_us FROM tiles t WHERE t.series_id = s.id AND t.granularity_us = $10 AND t.start_us < $8
+             ORDER BY t.start_us DESC LIMIT 1)) AS last_ts
+         FROM s`,
+      [...seriesParams, recencyStart, asOf, RECENCY_GRANULARITY],
+    );
     const partials = new Map<string, Partial>();
     for (const row of windows.rows) {
       const field = sField[row.idx];

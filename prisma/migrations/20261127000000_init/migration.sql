@@ -81,9 +81,7 @@ CREATE TABLE "contributions" (
     "stream" TEXT NOT NULL,
     "partition" INTEGER NOT NULL,
     "offset" BIGINT NOT NULL,
-    "value" DECIMAL NOT NULL,
-
-    CONSTRAINT "contributions_pkey" PRIMARY KEY ("series_id","ts_us","stream","partition","offset")
+    "value" DECIMAL NOT NULL
 );
 
 -- CreateTable
@@ -141,6 +139,9 @@ CREATE TABLE "cross_partition_copies" (
 
 -- CreateIndex
 CREATE UNIQUE INDEX "series_run_key_group_name_group_version_key_id_field_key" ON "series"("run_key", "group_name", "group_version", "key_id", "field");
+
+-- CreateIndex
+CREATE INDEX "contributions_series_id_ts_us_idx" ON "contributions"("series_id", "ts_us");
 
 -- CreateIndex
 CREATE INDEX "quarantine_run_key_stream_idx" ON "quarantine"("run_key", "stream");

@@ -1,0 +1,179 @@
+/**
+ * Projector throughput, Temporal overhead, freshness and memory (issue "Projector" numbers).
+ *   BENCH_EVENTS   backlog size (default 1,000,000)
+ *   BENCH_PARTITIONS partitions per stream (default 2)
+ * Prints each figure; run with `npm run bench:projector`.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { FileEventBus } from '../src/bus/file-bus';
+import { FilePublisher } from '../src/bus/file-publisher';
+import { envelopeSchema, payloadSchemas } from '../src/contracts';
+import { RecordParser } from '../src/core/envelope';
+import { loadPolicyFile } from '../src/core/policy-file';
+import { streamsOf } from '../src/core/policy';
+import { createPool } from '../src/db/pool';
+import { SeriesResolver } from '../src/db/projection-store';
+import { generate, generateToLines } from '../src/generator/generate';
+import { PartitionApplier } from '../src/projector/partition-applier';
+import { startProjectorWorker } from '../src/runtime/projector-worker';
+import { benchDir, freshBenchDatabase, log, mb, percentile, report, rssSampler, startBenchServices } from './support';
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
+const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 2);
+const policy = loadPolicyFile(path.resolve(__dirname, '../config/features.yaml'));
+const parser = new RecordParser({ envelopeSchema, payloadSchemas });
+
+async function ensureCheckpoints(url: string, bus: FileEventBus): Promise<{ stream: string; partition: number }[]> {
+  const pool = createPool(url, { max: 1 });
+  const parts: { stream: string; partition: number }[] = [];
+  for (const stream of streamsOf(policy.groups)) {
+    for (const partition of await bus.listPartitions(stream)) {
+      parts.push({ stream, partition });
+      await pool.query(`INSERT INTO checkpoints (stream, partition, next_offset) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING`, [stream, partition]);
+    }
+  }
+  await pool.end();
+  return parts;
+}
+
+async function caughtUp(url: string, bus: FileEventBus): Promise<number> {
+  const pool = createPool(url, { max: 1 });
+  try {
+    const { rows } = await pool.query(`SELECT stream, partition, next_offset FROM checkpoints`);
+    let behind = rows.length === 0 ? 1 : 0;
+    for (const r of rows) behind += Math.max(0, (await bus.endOffset(r.stream, r.partition)) - r.next_offset);
+    return behind;
+  } finally {
+    await pool.end();
+  }
+}
+
+/** The same apply code, driven by plain loops (one per partition) instead of Temporal. */
+async function applyWithoutTemporal(url: string, busRoot: string): Promise<number> {
+  const bus = new FileEventBus(busRoot);
+  const parts = await ensureCheckpoints(url, bus);
+  const pool = createPool(url, { max: 8 });
+  const applier = new PartitionApplier({ pool, bus, policy, parser, series: new SeriesResolver(pool), log });
+  const started = Date.now();
+  await Promise.all(
+    parts.map(async (p) => {
+      for (;;) {
+        const r = await applier.applyOnce(p.stream, p.partition, { maxRecords: 2000 });
+        if (r.counts.read === 0) return;
+      }
+    }),
+  );
+  const seconds = (Date.now() - started) / 1000;
+  await pool.end();
+  await bus.close();
+  return seconds;
+}
+
+async function applyWithTemporal(url: string, busRoot: string, temporalAddress: string, taskQueue: string) {
+  const bus = new FileEventBus(busRoot);
+  const started = Date.now();
+  const worker = await startProjectorWorker({
+    databaseUrl: url,
+    temporalAddress,
+    namespace: 'default',
+    taskQueue,
+    policy,
+    parser,
+    bus,
+    log,
+    idPrefix: taskQueue,
+    supervisor: { discoveryIntervalMs: 200, idleWaitMs: 60_000, batchSize: 2000 },
+  });
+  const probe = new FileEventBus(busRoot);
+  while ((await caughtUp(url, probe)) > 0) await new Promise((r) => setTimeout(r, 100));
+  const seconds = (Date.now() - started) / 1000;
+  await probe.close();
+  return { seconds, worker };
+}
+
+async function main(): Promise<void> {
+  const dir = benchDir('ofp-bench-proj-');
+  report('cores', String(os.availableParallelism()));
+  const services = await startBenchServices(dir, true);
+  const rss = rssSampler();
+  try {
+    const busRoot = path.join(dir, 'bus');
+    const gen = await generate({ seed: 5, count: EVENTS, rate: 200, partitions: PARTITIONS, runs: 2, duplicateFraction: 0.01, outOfOrderFraction: 0.02, progress: false }, busRoot);
+    report('backlog generated', `${gen.events} records, ${PARTITIONS} partitions per stream (${(gen.elapsedMs / 1000).toFixed(1)} s)`);
+
+    const plainUrl = await freshBenchDatabase(services.adminUrl, 'bench_plain');
+    const plainSeconds = await applyWithoutTemporal(plainUrl, busRoot);
+    const plainRate = gen.events / plainSeconds;
+    report('apply without Temporal', `${plainSeconds.toFixed(1)} s = ${Math.round(plainRate)} events/s`);
+
+    const temporalUrl = await freshBenchDatabase(services.adminUrl, 'bench_temporal');
+    const { seconds, worker } = await applyWithTemporal(temporalUrl, busRoot, services.temporalAddress!, `bench-${Date.now()}`);
+    const rate = gen.events / seconds;
+    report('apply through Temporal (end to end)', `${seconds.toFixed(1)} s = ${Math.round(rate)} events/s`);
+    report('Temporal overhead (1 - temporal/plain rate)', `${(((plainRate - rate) / plainRate) * 100).toFixed(1)} %`);
+
+    // Freshness: a producer appends at 2,000 events/s; latency from append to applied per batch of appends.
+    const fresh = generateToLines({ seed: 9, count: 20_000, rate: 2000, partitions: PARTITIONS, runs: 1, progress: false });
+    const publisher = new FilePublisher(busRoot);
+    const probe = new FileEventBus(busRoot);
+    const pool = createPool(temporalUrl, { max: 2 });
+    const pending: { stream: string; partition: number; offset: number; at: number }[] = [];
+    const latencies: number[] = [];
+    const emissions = fresh.emissions;
+    const tickMs = 10;
+    const perTick = Math.round((2000 * tickMs) / 1000);
+    let i = 0;
+    const producerStart = Date.now();
+    const polling = (async () => {
+      while (i < emissions.length || pending.length > 0) {
+        const { rows } = await pool.query(`SELECT stream, partition, next_offset FROM checkpoints`);
+        const now = Date.now();
+        const at = new Map(rows.map((r) => [`${r.stream}/${r.partition}`, r.next_offset as number]));
+        for (let k = pending.length - 1; k >= 0; k--) {
+          const p = pending[k];
+          if ((at.get(`${p.stream}/${p.partition}`) ?? 0) > p.offset) {
+            latencies.push(now - p.at);
+            pending.splice(k, 1);
+          }
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    while (i < emissions.length) {
+      const due = Math.min(emissions.length, Math.round(((Date.now() - producerStart) / 1000) * 2000) + perTick);
+      const batch = emissions.slice(i, due);
+      i = due;
+      const byStream = new Map<string, { line: string; key: string }[]>();
+      for (const e of batch) {
+        const list = byStream.get(e.stream) ?? [];
+        list.push({ line: e.line, key: e.key });
+        byStream.set(e.stream, list);
+      }
+      for (const [stream, records] of byStream) {
+        const written = await publisher.publish(stream, records, { partitions: PARTITIONS });
+        const at = Date.now();
+        for (const partition of written.keys()) {
+          pending.push({ stream, partition, offset: (await probe.endOffset(stream, partition)) - 1, at });
+        }
+      }
+      await new Promise((r) => setTimeout(r, tickMs));
+    }
+    await polling;
+    latencies.sort((a, b) => a - b);
+    report('freshness at 2,000 events/s: append→applied p50', `${percentile(latencies, 50)} ms`);
+    report('freshness at 2,000 events/s: append→applied p99', `${percentile(latencies, 99)} ms`);
+    await pool.end();
+    await probe.close();
+    await worker.shutdown();
+    report('worker process resident memory (max)', `${mb(rss.max())} MB`);
+  } finally {
+    rss.stop();
+    await services.stop();
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack}\n`);
+  process.exit(1);
+});
