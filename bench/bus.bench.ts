@@ -21,18 +21,25 @@ async function main(): Promise<void> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ofp-bus-bench-'));
   try {
     let started = process.hrtime.bigint();
+    let cpu = process.cpuUsage();
     const summary = await generate(
       { count: events, partitions, runs: 3, seed: 1, outOfOrderFraction: 0.01, duplicateFraction: 0.005 },
       root,
     );
     const generateSeconds = seconds(started);
+    const generateCpu = cpuSeconds(cpu);
     const generateRate = Math.round(events / generateSeconds);
     console.log(`generate: ${events} events in ${generateSeconds.toFixed(2)} s = ${generateRate} events/s`);
+    // CPU time (all threads of the process) tells how fast it would run with a core to itself on a busy machine.
+    console.log(
+      `generate cpu: ${generateCpu.toFixed(2)} s = ${Math.round(events / generateCpu)} events per CPU-second`,
+    );
 
     const bus = new FileEventBus(root);
     let records = 0;
     let bytes = 0;
     started = process.hrtime.bigint();
+    cpu = process.cpuUsage();
     for (const stream of await bus.listStreams()) {
       for (const partition of await bus.listPartitions(stream)) {
         let offset = 0;
@@ -46,9 +53,13 @@ async function main(): Promise<void> {
       }
     }
     const readSeconds = seconds(started);
+    const readCpu = cpuSeconds(cpu);
     const readRate = Math.round(records / readSeconds);
     await bus.close();
     console.log(`reader: ${records} records in ${readSeconds.toFixed(2)} s = ${readRate} records/s`);
+    console.log(
+      `reader cpu: ${readCpu.toFixed(2)} s = ${Math.round(records / readCpu)} records per CPU-second`,
+    );
     console.log(`cores: ${cores} (os.availableParallelism()), load average ${os.loadavg()[0].toFixed(2)}`);
     if (records !== summary.events)
       throw new Error(`read ${records} records but generated ${summary.events}`);
@@ -62,8 +73,10 @@ async function main(): Promise<void> {
         avgLineChars: Math.round(bytes / records),
         generateSeconds: Number(generateSeconds.toFixed(3)),
         generateEventsPerSecond: generateRate,
+        generateCpuSeconds: Number(generateCpu.toFixed(3)),
         readSeconds: Number(readSeconds.toFixed(3)),
         readRecordsPerSecond: readRate,
+        readCpuSeconds: Number(readCpu.toFixed(3)),
         readBatch: BATCH,
       }),
     );
@@ -74,6 +87,11 @@ async function main(): Promise<void> {
 
 function seconds(since: bigint): number {
   return Number(process.hrtime.bigint() - since) / 1e9;
+}
+
+function cpuSeconds(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1e6;
 }
 
 main().catch((err) => {

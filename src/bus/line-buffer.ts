@@ -108,7 +108,10 @@ export class LineBuffer {
     const out = this.sealed.splice(0);
     if (this.off > 0) out.push(this.buf.subarray(0, this.off));
     this.lent = this.buf;
-    this.buf = this.spare !== null && this.spare.length >= this.buf.length ? this.spare : Buffer.allocUnsafe(this.buf.length);
+    this.buf =
+      this.spare !== null && this.spare.length >= this.buf.length
+        ? this.spare
+        : Buffer.allocUnsafe(this.buf.length);
     this.spare = null;
     this.off = 0;
     this.sealedBytes = 0;

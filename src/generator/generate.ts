@@ -71,9 +71,9 @@ export async function generate(options: GenerateOptions, busRoot: string): Promi
       });
     }
     inBatch = 0;
-    inflight = Promise.all(writes.map(([stream, p, chunks]) => publisher.appendEncoded(stream, p, chunks))).then(
-      () => undefined,
-    );
+    inflight = Promise.all(
+      writes.map(([stream, p, chunks]) => publisher.appendEncoded(stream, p, chunks)),
+    ).then(() => undefined);
     inflight.catch(() => undefined); // surfaced by the next await; avoids an unhandled-rejection warning meanwhile
   };
   // Room for about one batch per partition buffer; buffers grow on their own when the traffic is skewed.
@@ -110,7 +110,14 @@ export function generateToLines(options: GenerateOptions): GeneratedLines {
     const e = model.next();
     count(summary, e);
     const line = lineOf(e);
-    emissions.push({ stream: e.stream, partition: e.partition, key: e.key, cls: e.cls, outOfOrder: e.outOfOrder, line });
+    emissions.push({
+      stream: e.stream,
+      partition: e.partition,
+      key: e.key,
+      cls: e.cls,
+      outOfOrder: e.outOfOrder,
+      line,
+    });
     const byPartition = (files[e.stream] ??= {});
     (byPartition[e.partition] ??= []).push(line);
   }

@@ -10,7 +10,7 @@ import type { GatewayContext } from '../graphql/context';
 import { authenticate, type TokenTable } from '../serving/auth';
 import type { Gateway } from '../serving/gateway-services';
 import { handleGetFeatures } from './get-features';
-import { graphiqlPage } from './graphiql';
+import { graphiqlAsset, graphiqlPage } from './graphiql';
 import type { Logger } from '../logger';
 
 /** Largest request body accepted (bytes). */
@@ -119,8 +119,15 @@ export function createGatewayServer(deps: GatewayServerDeps): http.Server {
         }
         return;
       }
-      default:
+      default: {
+        const asset = req.method === 'GET' ? graphiqlAsset(url.pathname) : undefined;
+        if (asset) {
+          res.writeHead(200, { 'content-type': asset.type, 'cache-control': 'public, max-age=86400' });
+          res.end(asset.body);
+          return;
+        }
         return send(res, 404, JSON.stringify({ error: 'not found', path: url.pathname }));
+      }
     }
   };
   return http.createServer((req, res) => {

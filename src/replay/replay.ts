@@ -9,7 +9,7 @@
  */
 import { BusHistoryRewrittenError } from '../bus/errors';
 import type { EventBus } from '../bus/event-bus';
-import { emptyPartial, finishAggregate, mergePartials, singlePartial, type Partial } from '../core/aggregate';
+import { emptyPartial, finishAggregate, mergePartials, singlePartial, type EventPosition, type Partial } from '../core/aggregate';
 import { Decimal } from '../core/decimal';
 import type { RecordParser } from '../core/envelope';
 import { runKeyOf, type ContextPins } from '../core/pins';
@@ -39,14 +39,67 @@ export class ReplayHistoryRewrittenError extends ReplayBasisError {
   override name = 'ReplayHistoryRewrittenError';
 }
 
-/** Applied events of one (run, group, key): positions in columns, one value column per group field. */
-export interface KeySeries {
-  ts: Micros[];
-  stream: string[];
-  partition: number[];
-  offset: number[];
-  /** values[i] holds the canonical decimal text of `group.fields[i]` per event; empty when the group has no field. */
-  values: string[][];
+/**
+ * Applied events of one (run, group, key), flat: per event its index in the replay's event table followed by the
+ * canonical decimal text of each `group.fields[i]` (stride 1 + fields). One array per key keeps a bus with hundreds
+ * of thousands of keys, most with a handful of events, small in memory.
+ */
+export type KeySeries = (number | string)[];
+
+/** Position of every applied event of a replay, in columns (index = order of application). */
+export class EventTable {
+  ts = new Float64Array(1024);
+  partition = new Int32Array(1024);
+  offset = new Float64Array(1024);
+  streamId = new Uint16Array(1024);
+  readonly streams: string[] = [];
+  size = 0;
+  private readonly streamIds = new Map<string, number>();
+
+  add(ts: Micros, stream: string, partition: number, offset: number): number {
+    if (this.size === this.ts.length) this.grow();
+    let sid = this.streamIds.get(stream);
+    if (sid === undefined) {
+      sid = this.streams.length;
+      this.streams.push(stream);
+      this.streamIds.set(stream, sid);
+    }
+    const i = this.size++;
+    this.ts[i] = ts;
+    this.partition[i] = partition;
+    this.offset[i] = offset;
+    this.streamId[i] = sid;
+    return i;
+  }
+
+  position(i: number): EventPosition {
+    return { ts: this.ts[i], stream: this.streams[this.streamId[i]], partition: this.partition[i], offset: this.offset[i] };
+  }
+
+  private grow(): void {
+    const n = this.ts.length * 2;
+    const copy = <T extends Float64Array | Int32Array | Uint16Array>(a: T, b: T): T => (b.set(a), b);
+    this.ts = copy(this.ts, new Float64Array(n));
+    this.partition = copy(this.partition, new Int32Array(n));
+    this.offset = copy(this.offset, new Float64Array(n));
+    this.streamId = copy(this.streamId, new Uint16Array(n));
+  }
+}
+
+/** One applied event of a key, unpacked. */
+export interface KeyEvent extends EventPosition {
+  /** Values per `group.fields[i]`. */
+  values: string[];
+}
+
+/** The applied events of a key in the order they were applied. */
+export function keyEvents(state: ReplayState, group: FeatureGroup, ks: KeySeries): KeyEvent[] {
+  const stride = 1 + group.fields.length;
+  const out: KeyEvent[] = [];
+  for (let i = 0; i < ks.length; i += stride) {
+    out.push({ ...state.events.position(ks[i] as number), values: ks.slice(i + 1, i + stride) as string[] });
+  }
+  return out;
 }
 
 /** What a replay knows about one run (the six pins). */
@@ -59,7 +112,7 @@ export interface RunState {
   minTs: Map<string, Micros>;
   /** Streams with a quarantined record of this run (pins readable). */
   quarantined: Set<string>;
-  /** `group/version` → key id → applied events. */
+  /** `group/version` → key id → applied events (see KeySeries). */
   groups: Map<string, Map<string, KeySeries>>;
 }
 
@@ -72,6 +125,8 @@ export interface ReplayState {
   counts: Record<RecordClass, number>;
   /** The basis replayed, streams sorted, partitions ascending. */
   basis: InputBasis[];
+  /** Positions of the applied events. */
+  events: EventTable;
 }
 
 export interface ReplayOptions {
@@ -217,7 +272,7 @@ export class Replayer {
     private readonly policy: FeaturePolicy,
     basis: InputBasis[],
   ) {
-    this.state = { runs: new Map(), quarantinedOnly: new Map(), counts: emptyCounts(), basis };
+    this.state = { runs: new Map(), quarantinedOnly: new Map(), counts: emptyCounts(), basis, events: new EventTable() };
   }
 
   absorbPrepared(prepared: Prepared[]): void {
@@ -253,24 +308,16 @@ export class Replayer {
     if (h === undefined || ts > h) run.h.set(record.stream, ts);
     const lo = run.minTs.get(record.stream);
     if (lo === undefined || ts < lo) run.minTs.set(record.stream, ts);
+    const event = state.events.add(ts, record.stream, record.partition, record.offset);
     for (const c of d.contributions) {
       const g = c.group;
-      const fieldIndex = g.fields.length === 0 ? 0 : g.fields.indexOf(c.field);
-      const ref = groupRef(g);
-      let keys = run.groups.get(ref);
-      if (!keys) run.groups.set(ref, (keys = new Map()));
+      let keys = run.groups.get(groupRef(g));
+      if (!keys) run.groups.set(groupRef(g), (keys = new Map()));
       let ks = keys.get(c.keyId);
-      if (!ks) {
-        ks = { ts: [], stream: [], partition: [], offset: [], values: g.fields.map(() => []) };
-        keys.set(detach(c.keyId), ks);
-      }
-      if (fieldIndex === 0) {
-        ks.ts.push(ts);
-        ks.stream.push(record.stream);
-        ks.partition.push(record.partition);
-        ks.offset.push(record.offset);
-      }
-      if (g.fields.length > 0) ks.values[fieldIndex].push(detach(c.value));
+      if (!ks) keys.set(detach(c.keyId), (ks = []));
+      // Contributions of one group come field by field in `group.fields` order (one with field '' when it has none).
+      if (g.fields.length === 0 || c.field === g.fields[0]) ks.push(event);
+      if (g.fields.length > 0) ks.push(detach(c.value));
     }
   }
 }
@@ -302,14 +349,14 @@ function offsetsOf(basis: InputBasis[], stream: string): Map<number, string> {
 }
 
 /** Aggregates one field of a key's events over [lo, hi). */
-function windowPartial(ks: KeySeries, fieldIndex: number, lo: Micros, hi: Micros): Partial {
+function windowPartial(events: EventTable, ks: KeySeries, stride: number, fieldIndex: number, lo: Micros, hi: Micros): Partial {
   let partial = emptyPartial();
-  const values = ks.values[fieldIndex];
-  for (let i = 0; i < ks.ts.length; i++) {
-    const ts = ks.ts[i];
+  for (let i = 0; i < ks.length; i += stride) {
+    const e = ks[i] as number;
+    const ts = events.ts[e];
     if (ts < lo || ts >= hi) continue;
-    const pos = { ts, stream: ks.stream[i], partition: ks.partition[i], offset: ks.offset[i] };
-    partial = mergePartials(partial, singlePartial(pos, new Decimal(values === undefined ? '0' : values[i])));
+    const value = stride === 1 ? '0' : (ks[i + 1 + fieldIndex] as string);
+    partial = mergePartials(partial, singlePartial(events.position(e), new Decimal(value)));
   }
   return partial;
 }
@@ -353,8 +400,14 @@ export function answerFromReplay(state: ReplayState, policy: FeaturePolicy, req:
     for (const key of req.keys) {
       if (key.keyType !== group.keyType) continue;
       const ks = keys?.get(key.keyId);
+      const stride = 1 + group.fields.length;
       let last: Micros | null = null;
-      if (ks) for (const ts of ks.ts) if (ts <= req.asOf && (last === null || ts > last)) last = ts;
+      if (ks) {
+        for (let i = 0; i < ks.length; i += stride) {
+          const ts = state.events.ts[ks[i] as number];
+          if (ts <= req.asOf && (last === null || ts > last)) last = ts;
+        }
+      }
       if (last !== null && (recencyFloor === null || last <= recencyFloor)) last = null;
       const values: NamedFeatureValue[] = [];
       const partials = new Map<string, Partial>();
@@ -365,7 +418,7 @@ export function answerFromReplay(state: ReplayState, policy: FeaturePolicy, req:
           let partial = partials.get(memo);
           if (partial === undefined) {
             const { lo, hi } = windowRange(req.asOf, w.micros);
-            partial = ks ? windowPartial(ks, fieldIndex, lo, hi) : emptyPartial();
+            partial = ks ? windowPartial(state.events, ks, stride, fieldIndex, lo, hi) : emptyPartial();
             partials.set(memo, partial);
           }
           values.push({ name: `${f.name}_${w.label}`, value: finishAggregate(f.agg, partial) });

@@ -202,6 +202,46 @@ describe('LineBuffer', () => {
   });
 });
 
+describe('LineBuffer: lines in pieces', () => {
+  it('builds a line from text and pre-encoded bytes', () => {
+    const b = new LineBuffer(16);
+    b.beginLine();
+    b.text('{"a":');
+    b.bytes(Buffer.from('"Zürich"'));
+    b.text('}');
+    b.endLine();
+    b.add('next');
+    expect(b.lines).toBe(2);
+    expect(Buffer.concat(b.take()).toString('utf8')).toBe('{"a":"Zürich"}\nnext\n');
+  });
+
+  it('drops a line whose pieces contain a line break, keeping the lines before it', () => {
+    const b = new LineBuffer(16);
+    b.add('kept');
+    b.beginLine();
+    b.text('half');
+    expect(() => b.bytes(Buffer.from('x\ny'))).toThrow(/line break/);
+    b.beginLine();
+    b.text('ends in CR\r');
+    expect(() => b.endLine()).toThrow(/line break/);
+    expect(Buffer.concat(b.take()).toString()).toBe('kept\n');
+  });
+
+  it('reuses the memory of a taken batch after recycle()', () => {
+    const b = new LineBuffer(64);
+    b.add('first batch');
+    const [first] = b.take();
+    expect(first.toString()).toBe('first batch\n');
+    b.add('second batch');
+    const [second] = b.take();
+    b.recycle(); // `second` has been written
+    b.add('third batch');
+    const [third] = b.take();
+    expect(third.buffer).toBe(second.buffer);
+    expect(third.toString()).toBe('third batch\n');
+  });
+});
+
 describe('readPartitionKey: the key text of a JSONL record', () => {
   it('reads payload.flow_id of a bare envelope as its exact text, beyond 2^53', () => {
     expect(readPartitionKey('{"event_id":"e","payload":{"flow_id":18446744073709551615}}')).toBe(

@@ -22,6 +22,10 @@ import { loadPolicyFile } from '../../src/core/policy-file';
 import { StateOverlay, classifyInOrder, prepareRecord } from '../../src/core/projection';
 import { deriveRuns } from '../../src/generator/runs';
 import { Prng, parseSeed } from '../../src/generator/prng';
+import { LineBuffer } from '../../src/bus/line-buffer';
+import { renderEvent, writeEvent } from '../../src/generator/events';
+import { resolveOptions } from '../../src/generator/options';
+import { TrafficModel } from '../../src/generator/traffic';
 
 type Obj = Record<string, unknown>;
 
@@ -554,6 +558,28 @@ describe("generate: the projector's classifier agrees with the summary", () => {
       }
     }
     expect(counts).toEqual(Object.fromEntries(Object.entries(summary.classes).filter(([, n]) => n > 0)));
+  });
+});
+
+describe('writeEvent: the byte path of valid events', () => {
+  it('writes exactly the text renderEvent gives', () => {
+    const options = resolveOptions({
+      count: 3000,
+      runs: 3,
+      seed: 8,
+      duplicateFraction: 0.05,
+      anomalyFraction: 0.05,
+    });
+    const model = new TrafficModel(options);
+    const buffer = new LineBuffer(1024);
+    const expected: string[] = [];
+    for (let i = 0; i < options.count; i++) {
+      const e = model.next();
+      if (e.spec === null) continue;
+      writeEvent(e.spec, buffer);
+      expected.push(renderEvent(e.spec) + '\n');
+    }
+    expect(Buffer.concat(buffer.take()).toString('utf8')).toBe(expected.join(''));
   });
 });
 

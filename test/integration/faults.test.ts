@@ -74,13 +74,18 @@ async function expectCleanPassState(stack: TestStack): Promise<void> {
 
 beforeAll(async () => {
   busRoot = tempDir('ofp-faults-bus-');
+  const t0 = Date.now();
   summary = await generate(TRAFFIC, busRoot);
   ends = busEnds(summary);
+  const t1 = Date.now();
   const ref = await createTestStack({ busRoot });
   try {
     await ref.startWorker();
+    const t2 = Date.now();
     await waitProjected(ref.pool, ends, 60_000);
+    const t3 = Date.now();
     reference = await dumpProjection(ref.pool);
+    console.log(`TIMING gen ${t1 - t0} start ${t2 - t1} project ${t3 - t2} dump ${Date.now() - t3}`);
     const acc = await accounting(ref.pool);
     expect(acc.read).toBe(summary.events);
     expect(acc.applied).toBe(summary.classes.applied);
