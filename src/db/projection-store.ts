@@ -87,6 +87,11 @@ export async function prefetchClassificationState(
   };
 }
 
+function compareTuples(a: readonly string[], b: readonly string[]): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
+  return 0;
+}
+
 /** Series ids are immutable once created, so a process-wide cache is safe. */
 export class SeriesResolver {
   private readonly cache = new Map<string, number>();
@@ -111,6 +116,7 @@ export class SeriesResolver {
     }
     // A series another writer created concurrently is invisible to our statement's snapshot; a second pass sees it.
     for (let pass = 0; pass < 2 && missing.length > 0; pass++) {
+      missing.sort((a, b) => compareTuples(a, b)); // one insert order for every writer: no deadlocks between them
       const cols = [0, 1, 2, 3, 4].map((i) => missing.map((m) => m[i]));
       // One round trip: the INSERT returns the series it created, the SELECT (which cannot see them in the same
       // statement) those that existed.
@@ -252,6 +258,10 @@ export async function commitBatch(client: PoolClient, plan: BatchPlan, seriesIds
   }
 
   if (applied.length > 0) {
+    // Copies of one event on two partitions meet in this unique index; a fixed order keeps their waits deadlock-free.
+    applied.sort((a, b) =>
+      compareTuples([a.runKey, a.envelope.eventType, a.envelope.eventId], [b.runKey, b.envelope.eventType, b.envelope.eventId]),
+    );
     await client.query(
       `INSERT INTO applied_events (run_key, event_type, event_id, payload_hash, stream, partition, "offset", ts_us)
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::bigint[], $8::bigint[])`,
@@ -304,7 +314,8 @@ export async function commitBatch(client: PoolClient, plan: BatchPlan, seriesIds
          SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[], $5::bigint[], $6::numeric[])`,
       [cSeries, cTs, cStream, cPartition, cOffset, cValue],
     );
-    const t = [...tiles.values()];
+    // Concurrent partitions upsert shared tiles (a hot merchant's); one lock order for every writer avoids deadlocks.
+    const t = [...tiles.values()].sort((a, b) => a.seriesId - b.seriesId || a.granularity - b.granularity || a.start - b.start);
     await client.query(
       `INSERT INTO tiles AS t (series_id, granularity_us, start_us, count, sum, min, max,
                                last_ts_us, last_stream, last_partition, last_offset, last_value)

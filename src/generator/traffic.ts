@@ -8,20 +8,12 @@
  * devices, merchants and ips with higher amounts and fraud_flag true.
  */
 import type { RecordClass } from '../core/record';
-import {
-  MICROS_PER_DAY,
-  MICROS_PER_HOUR,
-  MICROS_PER_SECOND,
-  type Micros,
-  formatTimestamp,
-} from '../core/time';
+import { MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_SECOND, type Micros } from '../core/time';
 import type { LineBuffer } from '../bus/line-buffer';
 import { partitionFor } from '../bus/partitioner';
 import {
-  type EnvelopeFaults,
   type EventSpec,
   type Flow,
-  type PayloadFaults,
   STREAMS,
   TRAFFIC_STREAM,
   flowTail,
@@ -31,7 +23,8 @@ import {
 } from './events';
 import { INJECTED_KINDS, type InjectedKind, type ResolvedOptions } from './options';
 import { Prng, hex8, mix32 } from './prng';
-import { type GeneratedRun, deriveRuns, envelopePinsJson } from './runs';
+import { type GeneratedRun, deriveRuns } from './runs';
+import { badEnvelope, badPayload, badPins, truncated } from './faults';
 import { MinHeap, ZipfSampler, entityId } from './sampling';
 
 /** One record to write: a valid event to render (`spec`), or a line already made (`raw`). */
@@ -166,8 +159,12 @@ export class TrafficModel {
     if (spec.ts > this.maxTs[slot]) this.maxTs[slot] = spec.ts;
     if (this.stats.minTs === null || spec.ts < this.stats.minTs) this.stats.minTs = spec.ts;
     if (this.stats.maxTs === null || spec.ts > this.stats.maxTs) this.stats.maxTs = spec.ts;
-    if (this.ring.length < RING_SIZE) this.ring.push(spec);
-    else this.ring[this.ringPos++ % RING_SIZE] = spec;
+    // Recent events are the templates of injected records; without injections, keeping them would only make
+    // every scavenge copy thousands of live objects.
+    if (this.thresholds.length > 0) {
+      if (this.ring.length < RING_SIZE) this.ring.push(spec);
+      else this.ring[this.ringPos++ % RING_SIZE] = spec;
+    }
     return this.emission(spec, null, 'applied', outOfOrder);
   }
 
@@ -309,13 +306,13 @@ export class TrafficModel {
       case 'pins_invalid':
         return this.emission(
           template,
-          renderEvent(this.fresh(template), { pinsJson: this.badPins(template) }),
+          renderEvent(this.fresh(template), { pinsJson: badPins(template.flow.run.pins, p) }),
           kind,
         );
       case 'envelope_invalid':
-        return this.emission(template, renderEvent(this.fresh(template), this.badEnvelope(template)), kind);
+        return this.emission(template, renderEvent(this.fresh(template), badEnvelope(template.ts, p)), kind);
       case 'payload_invalid':
-        return this.emission(template, renderEvent(this.fresh(template), {}, this.badPayload()), kind);
+        return this.emission(template, renderEvent(this.fresh(template), {}, badPayload(p)), kind);
       case 'irrelevant': {
         const flow = template.flow;
         const line = renderDecision(
@@ -349,56 +346,13 @@ export class TrafficModel {
     const p = this.prng;
     const variant = template === null ? 1 + p.int(2) : p.int(3);
     const stream = template ? STREAMS[template.streamIndex] : STREAMS[p.int(2)];
-    let line: string;
-    if (variant === 0 && template) {
-      const full = renderEvent(this.fresh(template));
-      line = full.slice(0, 1 + p.int(full.length - 2)); // never the closing brace: cannot parse
-    } else {
-      line = variant === 1 ? '' : 'NaN';
-    }
+    const line =
+      variant === 0 && template
+        ? truncated(renderEvent(this.fresh(template)), p)
+        : variant === 1
+          ? ''
+          : 'NaN';
     return { stream, partition: 0, key: '', spec: null, raw: line, cls: 'unparseable', outOfOrder: false };
-  }
-
-  private badPins(template: EventSpec): string {
-    const pins = template.flow.run.pins;
-    const variants: Record<string, string | undefined>[] = [
-      { platform_run_id: undefined },
-      { scenario_run_id: JSON.stringify(pins.scenarioRunId.toUpperCase().replace(/^[0-9]/, 'A')) },
-      { seed: '18446744073709551616' },
-      { seed: '-1' },
-      { manifest_fingerprint: JSON.stringify(pins.manifestFingerprint.slice(1)) },
-      { scenario_id: '""' },
-    ];
-    return envelopePinsJson(pins, this.prng.pick(variants));
-  }
-
-  private badEnvelope(template: EventSpec): EnvelopeFaults {
-    const ts = formatTimestamp(template.ts);
-    switch (this.prng.int(4)) {
-      case 0:
-        return { tsText: `${ts.slice(0, 4)}-02-30${ts.slice(10)}` }; // well-formed, but no such day
-      case 1:
-        return { extra: ',"unexpected_field":true' };
-      case 2:
-        return { tsText: `${ts.slice(0, 23)}Z` }; // 3 fractional digits
-      default:
-        return { eventId: '' };
-    }
-  }
-
-  private badPayload(): PayloadFaults {
-    switch (this.prng.int(5)) {
-      case 0:
-        return { amountJson: '"12.50"' };
-      case 1:
-        return { fractionalId: true };
-      case 2:
-        return { amountJson: 'null' };
-      case 3:
-        return { omitCampaignId: true };
-      default:
-        return { extraProperty: true };
-    }
   }
 
   /** A record of `spec`'s stream, partition and key: rendered from `spec` when `raw` is null. */

@@ -1,0 +1,214 @@
+/**
+ * Gateway latency under load (issue "Serving" numbers). The gateway runs as its own process (`ofp serve`); the load
+ * generator runs here, on the same 2-core machine, with keep-alive connections at a fixed request rate.
+ *   BENCH_HOT_EVENTS   events of the hot merchant inside its 7d window (default 1,000,000)
+ *   BENCH_RPS          rate of the 1 key × 1 group scenario (default 2000)
+ *   BENCH_SECONDS      duration of each scenario (default 10)
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { FileEventBus } from '../src/bus/file-bus';
+import { FilePublisher } from '../src/bus/file-publisher';
+import { envelopeSchema, payloadSchemas } from '../src/contracts';
+import { RecordParser } from '../src/core/envelope';
+import { loadPolicyFile } from '../src/core/policy-file';
+import { streamsOf } from '../src/core/policy';
+import { formatTimestamp, parseTimestamp } from '../src/core/time';
+import { createPool } from '../src/db/pool';
+import { SeriesResolver } from '../src/db/projection-store';
+import { EXAMPLE_QUERY } from '../src/graphql/example-query';
+import { generate } from '../src/generator/generate';
+import { deriveRuns } from '../src/generator/runs';
+import { PartitionApplier } from '../src/projector/partition-applier';
+import { findFreePort } from '../src/services/ports';
+import { benchDir, freshBenchDatabase, log, mb, percentile, report, startBenchServices } from './support';
+
+const HOT_EVENTS = Number(process.env.BENCH_HOT_EVENTS ?? 1_000_000);
+const RPS = Number(process.env.BENCH_RPS ?? 2000);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const TOKEN = 'reader-bench-token';
+const ANCHOR = 'fp.bus.context.flow_anchor.fraud.v1';
+const START = '2026-02-06T17:00:00.000000Z';
+const HOT_MERCHANT = '999999999';
+const policy = loadPolicyFile(path.resolve(__dirname, '../config/features.yaml'));
+
+/** 1,000,000 flow anchors of one merchant spread evenly over 7 days, written straight to partition files. */
+async function writeHotMerchant(busRoot: string, runIndex: number): Promise<{ pins: ReturnType<typeof deriveRuns>[number]['pins']; last: string }> {
+  const run = deriveRuns(5n, 1, parseTimestamp(START)!)[runIndex];
+  const p = run.pins;
+  const start = parseTimestamp(START)!;
+  const step = Math.floor((7 * 86_400_000_000 - 1_000_000) / HOT_EVENTS);
+  const publisher = new FilePublisher(busRoot);
+  let batch: { line: string; key: string }[] = [];
+  let ts = start;
+  for (let i = 0; i < HOT_EVENTS; i++) {
+    ts = start + i * step;
+    const t = formatTimestamp(ts);
+    const flow = 7_000_000_000 + i;
+    const amount = `${10 + (i % 990)}.${String(i % 100).padStart(2, '0')}`;
+    const line =
+      `{"event_id":"hot-${i}","event_type":"s3_flow_anchor_with_fraud_6B","ts_utc":"${t}",` +
+      `"manifest_fingerprint":"${p.manifestFingerprint}","parameter_hash":"${p.parameterHash}","seed":${p.seed},` +
+      `"scenario_id":"${p.scenarioId}","platform_run_id":"${p.platformRunId}","scenario_run_id":"${p.scenarioRunId}",` +
+      `"payload":{"flow_id":${flow},"arrival_seq":${i},"merchant_id":${HOT_MERCHANT},"party_id":${i % 5000},"account_id":${i % 7000},` +
+      `"instrument_id":${i % 9000},"device_id":${i % 3000},"ip_id":${i % 4000},"ts_utc":"${t}","amount":${amount},"seed":${p.seed},` +
+      `"manifest_fingerprint":"${p.manifestFingerprint}","parameter_hash":"${p.parameterHash}","scenario_id":"${p.scenarioId}",` +
+      `"fraud_flag":false,"campaign_id":null}}`;
+    batch.push({ line, key: String(flow) });
+    if (batch.length === 20_000) {
+      await publisher.publish(ANCHOR, batch, { partitions: 2 });
+      batch = [];
+    }
+  }
+  if (batch.length) await publisher.publish(ANCHOR, batch, { partitions: 2 });
+  return { pins: p, last: formatTimestamp(ts) };
+}
+
+async function project(url: string, busRoot: string): Promise<number> {
+  const bus = new FileEventBus(busRoot);
+  const pool = createPool(url, { max: 6 });
+  const parser = new RecordParser({ envelopeSchema, payloadSchemas });
+  const applier = new PartitionApplier({ pool, bus, policy, parser, series: new SeriesResolver(pool), log });
+  const parts: [string, number][] = [];
+  for (const s of streamsOf(policy.groups)) for (const p of await bus.listPartitions(s)) parts.push([s, p]);
+  for (const [s, p] of parts) await pool.query(`INSERT INTO checkpoints (stream, partition, next_offset) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING`, [s, p]);
+  const started = Date.now();
+  let applied = 0;
+  await Promise.all(
+    parts.map(async ([s, p]) => {
+      for (;;) {
+        const r = await applier.applyOnce(s, p, { maxRecords: 5000 });
+        applied += r.counts.applied;
+        if (r.counts.read === 0) return;
+      }
+    }),
+  );
+  await pool.end();
+  await bus.close();
+  return applied / ((Date.now() - started) / 1000);
+}
+
+interface Scenario {
+  name: string;
+  rps: number;
+  body: () => string;
+}
+
+/** Sends requests at a fixed rate over keep-alive connections; returns sorted latencies (ms) and failures. */
+async function load(port: number, s: Scenario, seconds: number): Promise<{ lat: number[]; failed: number; sent: number }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const lat: number[] = [];
+  let failed = 0;
+  let sent = 0;
+  const total = Math.round(s.rps * seconds);
+  const started = performance.now();
+  const inflight: Promise<void>[] = [];
+  const one = (body: string) =>
+    new Promise<void>((resolve) => {
+      const t0 = performance.now();
+      const req = http.request(
+        { host: '127.0.0.1', port, path: '/graphql', method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}`, 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c) => chunks.push(c));
+          res.on('end', () => {
+            lat.push(performance.now() - t0);
+            const text = Buffer.concat(chunks).toString();
+            if (res.statusCode !== 200 || !text.includes('"FeatureSnapshot"')) failed++;
+            resolve();
+          });
+        },
+      );
+      req.on('error', () => {
+        failed++;
+        resolve();
+      });
+      req.end(body);
+    });
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * s.rps) + 1);
+    while (sent < due) {
+      inflight.push(one(s.body()));
+      sent++;
+    }
+    await new Promise((r) => setImmediate(r));
+  }
+  await Promise.all(inflight);
+  agent.destroy();
+  lat.sort((a, b) => a - b);
+  return { lat, failed, sent };
+}
+
+function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+async function main(): Promise<void> {
+  report('cores', String(os.availableParallelism()));
+  const dir = benchDir('ofp-bench-serve-');
+  const services = await startBenchServices(dir, false);
+  const busRoot = path.join(dir, 'bus');
+  try {
+    const gen = await generate({ seed: 5, count: 100_000, rate: 200, partitions: 2, runs: 1, progress: false }, busRoot);
+    const hot = await writeHotMerchant(busRoot, 0);
+    const url = await freshBenchDatabase(services.adminUrl, 'bench_serve');
+    const rate = await project(url, busRoot);
+    report('dataset', `${gen.events} generated + ${HOT_EVENTS} hot-merchant events, projected at ${Math.round(rate)} events/s`);
+
+    const port = await findFreePort();
+    const gw = spawn(process.execPath, [path.resolve(__dirname, '../bin/ofp'), 'serve'], {
+      env: { ...process.env, DATABASE_URL: url, OFP_BUS_ROOT: busRoot, OFP_HTTP_PORT: String(port), OFP_TOKENS: `reader:${TOKEN}`, OFP_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    try {
+      for (let i = 0; ; i++) {
+        const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok).catch(() => false);
+        if (ok) break;
+        if (i > 200) throw new Error('gateway did not become ready');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const pins = gen.runs[0];
+      const asOf = gen.eventTime!.to;
+      const keysOf = async (g: string, n: number) => {
+        const pool = createPool(url, { max: 1 });
+        const { rows } = await pool.query(`SELECT key_id FROM series WHERE group_name = $1 AND field = 'amount' ORDER BY id LIMIT $2`, [g, n]);
+        await pool.end();
+        return rows.map((r) => r.key_id as string);
+      };
+      const merchants = await keysOf('merchant_velocity', 200);
+      const groups5 = ['merchant_velocity', 'device_velocity', 'account_velocity', 'instrument_velocity', 'flow_activity'];
+      const keyTypes: Record<string, string> = { merchant_velocity: 'merchant_id', device_velocity: 'device_id', account_velocity: 'account_id', instrument_velocity: 'instrument_id', flow_activity: 'flow_id' };
+      const keys10: { keyType: string; keyId: string }[] = [];
+      for (const g of groups5) for (const k of await keysOf(g, 2)) keys10.push({ keyType: keyTypes[g], keyId: k });
+      let i = 0;
+      const body = (variables: object) => JSON.stringify({ query: EXAMPLE_QUERY, variables });
+      const scenarios: Scenario[] = [
+        { name: `1 key x 1 group @ ${RPS} req/s`, rps: RPS, body: () => body({ pins, asOf, keys: [{ keyType: 'merchant_id', keyId: merchants[i++ % merchants.length] }], groups: [{ name: 'merchant_velocity', version: 'v1' }] }) },
+        { name: '10 keys x 5 groups @ 200 req/s', rps: 200, body: () => body({ pins, asOf, keys: keys10, groups: groups5.map((name) => ({ name, version: 'v1' })) }) },
+        { name: `hot merchant (${HOT_EVENTS} events in 7d) @ 500 req/s`, rps: 500, body: () => body({ pins: hot.pins, asOf: hot.last, keys: [{ keyType: 'merchant_id', keyId: HOT_MERCHANT }], groups: [{ name: 'merchant_velocity', version: 'v1' }] }) },
+      ];
+      let maxRss = 0;
+      const sampler = setInterval(() => (maxRss = Math.max(maxRss, rssOf(gw.pid!))), 200);
+      await load(port, scenarios[0], 2); // warm-up
+      for (const s of scenarios) {
+        const r = await load(port, s, SECONDS);
+        report(s.name, `p50 ${percentile(r.lat, 50).toFixed(2)} ms, p99 ${percentile(r.lat, 99).toFixed(2)} ms, max ${r.lat[r.lat.length - 1].toFixed(1)} ms, ${r.sent} sent, ${r.failed} failed`);
+      }
+      clearInterval(sampler);
+      report('gateway resident memory (max under load)', `${mb(maxRss)} MB`);
+    } finally {
+      gw.kill('SIGTERM');
+    }
+  } finally {
+    await services.stop();
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack}\n`);
+  process.exit(1);
+});
