@@ -11,12 +11,20 @@ export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
 
 /** Creates a pool. `max` defaults to 10 connections; the application name shows in pg_stat_activity. */
-export function createPool(url: string, options: { max?: number; applicationName?: string } = {}): pg.Pool {
+export function createPool(
+  url: string,
+  options: {
+    max?: number;
+    applicationName?: string;
+    /** Server settings for every connection (`-c name=value`). */ serverOptions?: string;
+  } = {},
+): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url,
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'ofp',
     connectionTimeoutMillis: 5000,
+    ...(options.serverOptions ? { options: options.serverOptions } : {}),
   });
   // An idle client that loses its connection must not crash the process; the next checkout reconnects.
   pool.on('error', () => undefined);

@@ -26,7 +26,7 @@ export interface GatewayOptions {
   log: Logger;
   /** Workflow ID prefix for operator updates. Default `ofp`. */
   idPrefix?: string;
-  /** Pool size. Default 16. */
+  /** Pool size. Default 8 (more connections than cores only add contention). */
   poolSize?: number;
 }
 
@@ -38,7 +38,12 @@ export interface RunningGateway {
 }
 
 export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
-  const pool = createPool(o.databaseUrl, { max: o.poolSize ?? 16, applicationName: 'ofp-gateway' });
+  const pool = createPool(o.databaseUrl, {
+    max: o.poolSize ?? 8,
+    applicationName: 'ofp-gateway',
+    // The read is one prepared statement whose planning costs more than its execution: plan it once per connection.
+    serverOptions: '-c plan_cache_mode=force_generic_plan',
+  });
   let connection: Connection | undefined;
   let client: Client | undefined;
   if (o.temporalAddress) {

@@ -113,7 +113,8 @@ export async function startProjectorWorker(o: ProjectorWorkerOptions): Promise<R
     client,
     done,
     async shutdown() {
-      worker.shutdown();
+      // On SIGTERM the SDK starts draining by itself; shutting down again would throw and skip the cleanup below.
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await done.catch(() => undefined);
       await connection.close();
       await nativeConnection.close();

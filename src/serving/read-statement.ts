@@ -1,0 +1,127 @@
+/**
+ * The whole read of one `features` request as ONE SQL statement. A single statement sees one snapshot, so basis,
+ * run horizon, quarantine flag, window aggregates and recency are coherent (SPEC 5.5) without BEGIN/COMMIT, and the
+ * gateway pays one round trip per request. It is a named prepared statement, so PostgreSQL plans it once per
+ * connection. Rows are a tagged union (`kind`) over shared columns.
+ */
+import type { FeatureGroup } from '../core/policy';
+import { floorTo, type Micros } from '../core/time';
+import { RECENCY_GRANULARITY, decomposeRange, windowRange } from '../core/windows';
+
+export const READ_STATEMENT_NAME = 'ofp_features_read_v1';
+
+export const READ_SQL = `
+WITH cp AS (
+  SELECT stream, partition, next_offset, state, end_offset, end_ts_us, last_applied_ts_us
+    FROM checkpoints WHERE stream = ANY($2::text[])),
+run AS (
+  SELECT count(*) AS n, max(max_ts_us) FILTER (WHERE stream = ANY($2::text[])) AS h
+    FROM partition_watermarks WHERE run_key = $1),
+q AS (
+  SELECT EXISTS (SELECT 1 FROM quarantine WHERE run_key = $1 AND stream = ANY($2::text[])) AS present),
+sr AS (
+  SELECT l.sidx, se.id
+    FROM unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::text[]) AS l(sidx, grp, ver, key_id, field)
+    JOIN series se ON se.run_key = $1 AND se.group_name = l.grp AND se.group_version = l.ver
+                  AND se.key_id = l.key_id AND se.field = l.field),
+rng AS (
+  SELECT r.*, sr.id AS sid
+    FROM unnest($8::int[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[]) AS r(sidx, wlen, gran, lo, hi)
+    JOIN sr ON sr.sidx = r.sidx),
+part AS (
+  SELECT rng.sidx, rng.wlen, a.cnt, a.sm, a.mn, a.mx
+    FROM rng CROSS JOIN LATERAL (
+      SELECT sum(t.count)::bigint AS cnt, sum(t.sum) AS sm, min(t.min) AS mn, max(t.max) AS mx
+        FROM tiles t
+       WHERE rng.gran > 0 AND t.series_id = rng.sid AND t.granularity_us = rng.gran
+         AND t.start_us >= rng.lo AND t.start_us < rng.hi
+      UNION ALL
+      SELECT count(*)::bigint, sum(c.value), min(c.value), max(c.value)
+        FROM contributions c
+       WHERE rng.gran = 0 AND c.series_id = rng.sid AND c.ts_us >= rng.lo AND c.ts_us < rng.hi) a),
+win AS (
+  SELECT sidx, wlen, sum(cnt)::bigint AS cnt, sum(sm) AS sm, min(mn) AS mn, max(mx) AS mx FROM part GROUP BY sidx, wlen),
+lastv AS (
+  SELECT w.sidx, w.wlen, (
+      SELECT c.value FROM contributions c
+       WHERE c.series_id = sr.id AND c.ts_us >= w.lo AND c.ts_us < w.hi
+       ORDER BY c.ts_us DESC, c.stream COLLATE "C" DESC, c.partition DESC, c."offset" DESC LIMIT 1) AS lv
+    FROM unnest($13::int[], $14::bigint[], $15::bigint[], $16::bigint[]) AS w(sidx, wlen, lo, hi)
+    JOIN sr ON sr.sidx = w.sidx),
+rec AS (
+  SELECT sr.sidx, GREATEST(
+      (SELECT max(c.ts_us) FROM contributions c WHERE c.series_id = sr.id AND c.ts_us >= $17 AND c.ts_us <= $18),
+      (SELECT t.last_ts_us FROM tiles t WHERE t.series_id = sr.id AND t.granularity_us = $19 AND t.start_us < $17
+        ORDER BY t.start_us DESC LIMIT 1)) AS last_ts
+    FROM sr)
+SELECT 'cp' AS kind, stream AS s1, state AS s2, partition::bigint AS i1, next_offset AS i2, end_offset AS i3,
+       end_ts_us AS i4, last_applied_ts_us AS i5, NULL::numeric AS n1, NULL::numeric AS n2, NULL::numeric AS n3 FROM cp
+UNION ALL SELECT 'run', NULL, NULL, n, h, NULL, NULL, NULL, NULL, NULL, NULL FROM run
+UNION ALL SELECT 'q', NULL, NULL, present::int, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM q
+UNION ALL SELECT 'win', NULL, NULL, sidx, wlen, cnt, NULL, NULL, sm, mn, mx FROM win
+UNION ALL SELECT 'last', NULL, NULL, sidx, wlen, NULL, NULL, NULL, lv, NULL, NULL FROM lastv
+UNION ALL SELECT 'rec', NULL, NULL, sidx, last_ts, NULL, NULL, NULL, NULL, NULL, NULL FROM rec`;
+
+/** One series a request reads: an entry (group, key) and one of its fields. */
+export interface SeriesRef {
+  entry: number;
+  group: FeatureGroup;
+  keyId: string;
+  field: string;
+}
+
+/** Parameters of READ_SQL for a run, the streams read, the series and asOf. */
+export function readParams(runKey: string, streams: string[], series: SeriesRef[], asOf: Micros): unknown[] {
+  const sIdx: number[] = [];
+  const rIdx: number[] = [];
+  const rWin: number[] = [];
+  const rGran: number[] = [];
+  const rLo: number[] = [];
+  const rHi: number[] = [];
+  const lIdx: number[] = [];
+  const lWin: number[] = [];
+  const lLo: number[] = [];
+  const lHi: number[] = [];
+  series.forEach((s, i) => {
+    sIdx.push(i);
+    const needsLast = s.group.features.some((f) => f.agg === 'last' && (f.field ?? s.group.fields[0]) === s.field);
+    for (const w of s.group.windows) {
+      const { lo, hi } = windowRange(asOf, w.micros);
+      for (const r of decomposeRange(lo, hi)) {
+        rIdx.push(i);
+        rWin.push(w.micros);
+        rGran.push(r.granularity);
+        rLo.push(r.lo);
+        rHi.push(r.hi);
+      }
+      if (needsLast) {
+        lIdx.push(i);
+        lWin.push(w.micros);
+        lLo.push(lo);
+        lHi.push(hi);
+      }
+    }
+  });
+  const recencyStart = floorTo(asOf, RECENCY_GRANULARITY);
+  return [
+    runKey,
+    streams,
+    sIdx,
+    series.map((s) => s.group.name),
+    series.map((s) => s.group.version),
+    series.map((s) => s.keyId),
+    series.map((s) => s.field),
+    rIdx,
+    rWin,
+    rGran,
+    rLo,
+    rHi,
+    lIdx,
+    lWin,
+    lLo,
+    lHi,
+    recencyStart,
+    asOf,
+    RECENCY_GRANULARITY,
+  ];
+}
