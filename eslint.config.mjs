@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.data/', 'coverage/', 'src/generated/', 'src/graphql/generated/', 'examples/generated/'] },
+  { ignores: ['node_modules/', 'dist/', '.data/', '.scratch/', 'coverage/', 'src/generated/', 'src/graphql/generated/', 'examples/generated/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -21,6 +21,9 @@ import { benchDir, freshBenchDatabase, log, mb, percentile, report, rssSampler, 
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 2);
+/** Batches per activity to compare, e.g. `1,8` (1 = one activity per batch). Default `1,8`. */
+const BATCHES_PER_ACTIVITY = (process.env.BENCH_BATCHES_PER_ACTIVITY ?? '1,8').split(',').map(Number);
+const BATCH = Number(process.env.BENCH_BATCH ?? 2000);
 const policy = loadPolicyFile(path.resolve(__dirname, '../config/features.yaml'));
 const parser = new RecordParser({ envelopeSchema, payloadSchemas });
 
@@ -59,7 +62,7 @@ async function applyWithoutTemporal(url: string, busRoot: string): Promise<numbe
   await Promise.all(
     parts.map(async (p) => {
       for (;;) {
-        const r = await applier.applyOnce(p.stream, p.partition, { maxRecords: 2000 });
+        const r = await applier.applyOnce(p.stream, p.partition, { maxRecords: BATCH });
         if (r.counts.read === 0) return;
       }
     }),
@@ -70,7 +73,7 @@ async function applyWithoutTemporal(url: string, busRoot: string): Promise<numbe
   return seconds;
 }
 
-async function applyWithTemporal(url: string, busRoot: string, temporalAddress: string, taskQueue: string) {
+async function applyWithTemporal(url: string, busRoot: string, temporalAddress: string, taskQueue: string, batchesPerActivity: number) {
   const bus = new FileEventBus(busRoot);
   const started = Date.now();
   const worker = await startProjectorWorker({
@@ -83,7 +86,7 @@ async function applyWithTemporal(url: string, busRoot: string, temporalAddress: 
     bus,
     log,
     idPrefix: taskQueue,
-    supervisor: { discoveryIntervalMs: 200, idleWaitMs: 60_000, batchSize: 2000 },
+    supervisor: { discoveryIntervalMs: 200, idleWaitMs: 60_000, batchSize: BATCH, batchesPerActivity },
   });
   const probe = new FileEventBus(busRoot);
   while ((await caughtUp(url, probe)) > 0) await new Promise((r) => setTimeout(r, 100));
@@ -107,11 +110,18 @@ async function main(): Promise<void> {
     const plainRate = gen.events / plainSeconds;
     report('apply without Temporal', `${plainSeconds.toFixed(1)} s = ${Math.round(plainRate)} events/s`);
 
-    const temporalUrl = await freshBenchDatabase(services.adminUrl, 'bench_temporal');
-    const { seconds, worker } = await applyWithTemporal(temporalUrl, busRoot, services.temporalAddress!, `bench-${Date.now()}`);
-    const rate = gen.events / seconds;
-    report('apply through Temporal (end to end)', `${seconds.toFixed(1)} s = ${Math.round(rate)} events/s`);
-    report('Temporal overhead (1 - temporal/plain rate)', `${(((plainRate - rate) / plainRate) * 100).toFixed(1)} %`);
+    let worker: Awaited<ReturnType<typeof applyWithTemporal>>['worker'] | undefined;
+    let temporalUrl = '';
+    for (const n of BATCHES_PER_ACTIVITY) {
+      await worker?.shutdown();
+      temporalUrl = await freshBenchDatabase(services.adminUrl, `bench_temporal_${n}`);
+      const run = await applyWithTemporal(temporalUrl, busRoot, services.temporalAddress!, `bench-${n}-${Date.now()}`, n);
+      worker = run.worker;
+      const rate = gen.events / run.seconds;
+      report(`through Temporal, ${n} batch(es) of ${BATCH} per activity`, `${run.seconds.toFixed(1)} s = ${Math.round(rate)} events/s`);
+      report(`  Temporal overhead (1 - temporal/plain rate)`, `${(((plainRate - rate) / plainRate) * 100).toFixed(1)} %`);
+    }
+    if (!worker) throw new Error('BENCH_BATCHES_PER_ACTIVITY is empty');
 
     // Freshness: a producer appends at 2,000 events/s; latency from append to applied per batch of appends.
     const fresh = generateToLines({ seed: 9, count: 20_000, rate: 2000, partitions: PARTITIONS, runs: 1, progress: false });

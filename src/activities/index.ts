@@ -49,6 +49,17 @@ function controlResult(cp: Awaited<ReturnType<typeof readCheckpoint>>): ControlR
   };
 }
 
+function addCounts(a: ApplyResult['counts'], b: ApplyResult['counts']): ApplyResult['counts'] {
+  return {
+    read: a.read + b.read,
+    applied: a.applied + b.applied,
+    duplicates: a.duplicates + b.duplicates,
+    anomalies: a.anomalies + b.anomalies,
+    irrelevant: a.irrelevant + b.irrelevant,
+    quarantined: a.quarantined + b.quarantined,
+  };
+}
+
 export function createActivities(deps: ActivityDeps) {
   const applier = new PartitionApplier(deps);
   return {
@@ -71,14 +82,23 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** Applies one batch at the checkpoint, waiting up to `waitMs` for records when caught up. */
-    async applyBatch(input: PartitionRef & { maxRecords: number; waitMs: number }): Promise<ApplyResult> {
+    async applyBatch(input: PartitionRef & { maxRecords: number; waitMs: number; maxBatches?: number }): Promise<ApplyResult> {
       const ctx = Context.current();
-      return applier.applyOnce(input.stream, input.partition, {
+      const options = {
         maxRecords: input.maxRecords,
-        waitMs: input.waitMs,
         signal: ctx.cancellationSignal,
         heartbeat: () => ctx.heartbeat(),
-      });
+      };
+      // With maxBatches > 1 one activity applies several batches back to back (each its own fenced transaction),
+      // heartbeating its progress, until caught up: fewer Temporal round trips per record under backlog.
+      let result = await applier.applyOnce(input.stream, input.partition, { ...options, waitMs: input.waitMs });
+      for (let i = 1; i < (input.maxBatches ?? 1); i++) {
+        if (result.state !== 'RUNNING' || result.fenced || result.nextOffset >= result.endOffset || ctx.cancellationSignal.aborted) break;
+        ctx.heartbeat({ nextOffset: result.nextOffset });
+        const next = await applier.applyOnce(input.stream, input.partition, { ...options, waitMs: 0 });
+        result = { ...next, fromOffset: result.fromOffset, counts: addCounts(result.counts, next.counts), lagSeconds: next.lagSeconds ?? result.lagSeconds };
+      }
+      return result;
     },
 
     async setPartitionState(input: PartitionRef & { action: ControlAction }): Promise<ControlResult> {
@@ -101,13 +121,26 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** Starts partition workflows; one already running for an ID is left as it is. */
-    async startPartitionWorkflows(input: { partitions: PartitionRef[]; batchSize?: number; idleWaitMs?: number }): Promise<void> {
+    async startPartitionWorkflows(input: {
+      partitions: PartitionRef[];
+      batchSize?: number;
+      idleWaitMs?: number;
+      batchesPerActivity?: number;
+    }): Promise<void> {
       for (const p of input.partitions) {
         await deps.client.workflow.start('partitionWorkflow', {
           taskQueue: deps.taskQueue,
           workflowId: partitionWorkflowId(p.stream, p.partition, deps.idPrefix),
           workflowIdConflictPolicy: 'USE_EXISTING',
-          args: [{ stream: p.stream, partition: p.partition, batchSize: input.batchSize, idleWaitMs: input.idleWaitMs }],
+          args: [
+            {
+              stream: p.stream,
+              partition: p.partition,
+              batchSize: input.batchSize,
+              idleWaitMs: input.idleWaitMs,
+              batchesPerActivity: input.batchesPerActivity,
+            },
+          ],
           typedSearchAttributes: [
             { key: OfpStream, value: p.stream },
             { key: OfpPartition, value: p.partition },

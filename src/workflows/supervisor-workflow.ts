@@ -12,6 +12,7 @@ export interface SupervisorInput {
   /** Passed to every partition workflow. */
   batchSize?: number;
   idleWaitMs?: number;
+  batchesPerActivity?: number;
 }
 
 const acts = proxyActivities<ProjectorActivities>({
@@ -25,7 +26,12 @@ export async function supervisorWorkflow(input: SupervisorInput = {}): Promise<v
     const partitions = await acts.discoverPartitions();
     const fresh = partitions.filter((p) => !known.has(`${p.stream}/${p.partition}`));
     if (fresh.length > 0) {
-      await acts.startPartitionWorkflows({ partitions: fresh, batchSize: input.batchSize, idleWaitMs: input.idleWaitMs });
+      await acts.startPartitionWorkflows({
+        partitions: fresh,
+        batchSize: input.batchSize,
+        idleWaitMs: input.idleWaitMs,
+        batchesPerActivity: input.batchesPerActivity,
+      });
       for (const p of fresh) known.add(`${p.stream}/${p.partition}`);
     }
     if (workflowInfo().continueAsNewSuggested) break;
