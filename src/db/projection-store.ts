@@ -8,10 +8,7 @@ import { dedupeKey, watermarkKey } from '../core/projection';
 import type { Micros } from '../core/time';
 import type { ContextPins } from '../core/pins';
 import { isInvalidClass, type InvalidClass } from '../core/record';
-import { TILE_GRANULARITIES, tileStart } from '../core/windows';
-import { Decimal } from '../core/decimal';
-import { canonicalDecimal } from '../core/decimal';
-import { mergePartials, singlePartial, type Partial } from '../core/aggregate';
+import { TILE_GRANULARITIES } from '../core/windows';
 
 export type PartitionState = 'RUNNING' | 'PAUSED' | 'STALLED';
 
@@ -182,13 +179,6 @@ export function countDecisions(decisions: Decision[]): BatchCounts {
   return c;
 }
 
-interface TileAcc {
-  seriesId: number;
-  granularity: Micros;
-  start: Micros;
-  partial: Partial;
-}
-
 /**
  * Writes one batch: runs, dedupe ledger, contributions, tiles (pre-aggregated per tile so each row is touched once),
  * watermarks, quarantine, cross-partition copies, then the checkpoint advance fenced on `fromOffset`. The fence is
@@ -283,11 +273,9 @@ export async function commitBatch(client: PoolClient, plan: BatchPlan, seriesIds
     const cPartition: number[] = [];
     const cOffset: number[] = [];
     const cValue: string[] = [];
-    const tiles = new Map<string, TileAcc>();
     const watermarks = new Map<string, { runKey: string; ts: Micros }>();
     for (const d of applied) {
       const ts = d.envelope.tsMicros;
-      const pos = { ts, stream: d.record.stream, partition: d.record.partition, offset: d.record.offset };
       const wm = watermarks.get(d.runKey);
       if (!wm || ts > wm.ts) watermarks.set(d.runKey, { runKey: d.runKey, ts });
       for (const c of d.contributions) {
@@ -295,56 +283,33 @@ export async function commitBatch(client: PoolClient, plan: BatchPlan, seriesIds
         if (seriesId === undefined) throw new Error(`series id missing for ${c.group.name}/${c.keyId}/${c.field}`);
         cSeries.push(seriesId);
         cTs.push(ts);
-        cStream.push(pos.stream);
-        cPartition.push(pos.partition);
-        cOffset.push(pos.offset);
+        cStream.push(d.record.stream);
+        cPartition.push(d.record.partition);
+        cOffset.push(d.record.offset);
         cValue.push(c.value);
-        const single = singlePartial(pos, new Decimal(c.value));
-        for (const g of TILE_GRANULARITIES) {
-          const start = tileStart(ts, g);
-          const key = `${seriesId}:${g}:${start}`;
-          const acc = tiles.get(key);
-          if (acc) acc.partial = mergePartials(acc.partial, single);
-          else tiles.set(key, { seriesId, granularity: g, start, partial: single });
-        }
       }
     }
+    // One statement: insert the contributions and fold them into their tiles (PostgreSQL aggregates, exactly, in
+    // NUMERIC). Tiles are upserted in one (series, granularity, start) order by every writer, so concurrent
+    // partitions sharing a hot merchant's tiles never deadlock.
     await client.query(
-      `INSERT INTO contributions (series_id, ts_us, stream, partition, "offset", value)
-         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[], $5::bigint[], $6::numeric[])`,
-      [cSeries, cTs, cStream, cPartition, cOffset, cValue],
-    );
-    // Concurrent partitions upsert shared tiles (a hot merchant's); one lock order for every writer avoids deadlocks.
-    const t = [...tiles.values()].sort((a, b) => a.seriesId - b.seriesId || a.granularity - b.granularity || a.start - b.start);
-    await client.query(
-      `INSERT INTO tiles AS t (series_id, granularity_us, start_us, count, sum, min, max,
-                               last_ts_us, last_stream, last_partition, last_offset, last_value)
-         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::numeric[], $6::numeric[],
-                              $7::numeric[], $8::bigint[], $9::text[], $10::int[], $11::bigint[], $12::numeric[])
+      `WITH c AS (
+         INSERT INTO contributions (series_id, ts_us, stream, partition, "offset", value)
+           SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[], $5::bigint[], $6::numeric[])
+         RETURNING series_id, ts_us, value)
+       INSERT INTO tiles AS t (series_id, granularity_us, start_us, count, sum, min, max, max_ts_us)
+         SELECT c.series_id, g.g, c.ts_us - ((c.ts_us % g.g) + g.g) % g.g AS start_us,
+                count(*), sum(c.value), min(c.value), max(c.value), max(c.ts_us)
+           FROM c CROSS JOIN unnest($7::bigint[]) AS g(g)
+          GROUP BY 1, 2, 3
+          ORDER BY 1, 2, 3
        ON CONFLICT (series_id, granularity_us, start_us) DO UPDATE SET
          count = t.count + excluded.count,
          sum = t.sum + excluded.sum,
          min = LEAST(t.min, excluded.min),
          max = GREATEST(t.max, excluded.max),
-         last_ts_us = CASE WHEN ${NEWER} THEN excluded.last_ts_us ELSE t.last_ts_us END,
-         last_stream = CASE WHEN ${NEWER} THEN excluded.last_stream ELSE t.last_stream END,
-         last_partition = CASE WHEN ${NEWER} THEN excluded.last_partition ELSE t.last_partition END,
-         last_offset = CASE WHEN ${NEWER} THEN excluded.last_offset ELSE t.last_offset END,
-         last_value = CASE WHEN ${NEWER} THEN excluded.last_value ELSE t.last_value END`,
-      [
-        t.map((x) => x.seriesId),
-        t.map((x) => x.granularity),
-        t.map((x) => x.start),
-        t.map((x) => x.partial.count),
-        t.map((x) => canonicalDecimal(x.partial.sum)),
-        t.map((x) => canonicalDecimal(x.partial.min as Decimal)),
-        t.map((x) => canonicalDecimal(x.partial.max as Decimal)),
-        t.map((x) => x.partial.last!.pos.ts),
-        t.map((x) => x.partial.last!.pos.stream),
-        t.map((x) => x.partial.last!.pos.partition),
-        t.map((x) => x.partial.last!.pos.offset),
-        t.map((x) => canonicalDecimal(x.partial.last!.value)),
-      ],
+         max_ts_us = GREATEST(t.max_ts_us, excluded.max_ts_us)`,
+      [cSeries, cTs, cStream, cPartition, cOffset, cValue, [...TILE_GRANULARITIES]],
     );
     const w = [...watermarks.values()];
     await client.query(
@@ -375,10 +340,6 @@ export async function commitBatch(client: PoolClient, plan: BatchPlan, seriesIds
     );
   }
 }
-
-/** `excluded` is newer than the stored last when its (ts, stream, partition, offset) is greater. */
-const NEWER = `(excluded.last_ts_us, excluded.last_stream COLLATE "C", excluded.last_partition, excluded.last_offset)
-              > (t.last_ts_us, t.last_stream COLLATE "C", t.last_partition, t.last_offset)`;
 
 /** Stores invalid records with their raw text, position, class and reason; a re-insert of a position is a no-op. */
 export async function insertQuarantine(

@@ -352,6 +352,8 @@ export interface ParityReport {
   mismatches: ParityMismatch[];
   /** Online outcomes: `OK` for snapshots, else the error code. */
   outcomes: Record<string, number>;
+  /** Entries of the online snapshots by status (OK, STALE, NO_DATA). */
+  statuses: Record<string, number>;
   /** Per error code (online or offline): how many matched and mismatched. */
   errorsByCode: Record<string, { matched: number; mismatched: number }>;
   /** One replay per distinct basis. */
@@ -455,7 +457,7 @@ export async function runParity(o: ParityOptions): Promise<ParityReport> {
     if (!list) byBasis.set(k, (list = []));
     list.push(a);
   }
-  const report: ParityReport = { samples: samples.length, matches: 0, mismatches: [], outcomes: {}, errorsByCode: {}, replays, elapsedMs: 0 };
+  const report: ParityReport = { samples: samples.length, matches: 0, mismatches: [], outcomes: {}, statuses: {}, errorsByCode: {}, replays, elapsedMs: 0 };
   let compared = 0;
   for (const [key, list] of byBasis) {
     const state = cached.key === key ? cached.state : await replayAt(list[0].basis);
@@ -465,10 +467,16 @@ export async function runParity(o: ParityOptions): Promise<ParityReport> {
       const diff = diffOutcomes(a.online, offline);
       if (a.online.kind === 'snapshot') {
         // The online hash must also be the hash of what the gateway returned.
-        const own = snapshotHash(a.online.content);
+        let own: string;
+        try {
+          own = snapshotHash(a.online.content);
+        } catch (err) {
+          own = `not computable: ${(err as Error).message}`;
+        }
         if (own !== a.online.snapshotHash) diff.push({ path: 'snapshotHash (recomputed from the online answer)', online: a.online.snapshotHash, offline: own });
       }
       const outcome = a.online.kind === 'snapshot' ? 'OK' : a.online.code;
+      if (a.online.kind === 'snapshot') for (const e of a.online.content.features) report.statuses[e.status] = (report.statuses[e.status] ?? 0) + 1;
       report.outcomes[outcome] = (report.outcomes[outcome] ?? 0) + 1;
       for (const code of new Set([a.online, offline].flatMap((x) => (x.kind === 'error' ? [x.code] : [])))) {
         const c = (report.errorsByCode[code] ??= { matched: 0, mismatched: 0 });
@@ -495,6 +503,8 @@ export function formatParityReport(r: ParityReport, options: { maxMismatches?: n
     `parity: ${r.samples} samples, ${r.matches} match, ${r.mismatches.length} mismatch (${(100 * r.matches / Math.max(1, r.samples)).toFixed(1)} % match) in ${(r.elapsedMs / 1000).toFixed(1)} s`,
   );
   lines.push(`online answers: ${outcomes || 'none'}`);
+  const statuses = Object.entries(r.statuses).sort(([a], [b]) => (a < b ? -1 : 1));
+  if (statuses.length > 0) lines.push(`entries of snapshots: ${statuses.map(([k, v]) => `${k} ${v}`).join(', ')}`);
   const codes = Object.entries(r.errorsByCode).sort(([a], [b]) => (a < b ? -1 : 1));
   if (codes.length > 0) lines.push(`errors by code: ${codes.map(([c, v]) => `${c} ${v.matched} matched${v.mismatched ? `, ${v.mismatched} mismatched` : ''}`).join('; ')}`);
   lines.push(

@@ -49,6 +49,14 @@ interface Entry {
   keyId: string;
 }
 
+/** Errors that mean "no database to talk to" rather than "the query failed". */
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', '57P01', '57P03', '08000', '08001', '08003', '08006']);
+
+function isConnectionError(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return (e.code !== undefined && CONNECTION_CODES.has(e.code)) || /connect|Connection terminated/i.test(e.message ?? '');
+}
+
 function fieldFor(group: FeatureGroup, field: string | undefined): string {
   return field ?? group.fields[0] ?? '';
 }
@@ -80,7 +88,8 @@ export class FeatureReader {
       });
       rows = result.rows;
     } catch (err) {
-      throw unavailable(`basis unreadable: ${(err as Error).message}`, err);
+      const what = isConnectionError(err) ? 'database unreachable' : 'basis unreadable';
+      throw unavailable(`${what}: ${(err as Error).message}`, err);
     }
     return this.assemble(req, streams, entries, series, rows);
   }

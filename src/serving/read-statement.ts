@@ -51,7 +51,7 @@ lastv AS (
 rec AS (
   SELECT sr.sidx, GREATEST(
       (SELECT max(c.ts_us) FROM contributions c WHERE c.series_id = sr.id AND c.ts_us >= $17 AND c.ts_us <= $18),
-      (SELECT t.last_ts_us FROM tiles t WHERE t.series_id = sr.id AND t.granularity_us = $19 AND t.start_us < $17
+      (SELECT t.max_ts_us FROM tiles t WHERE t.series_id = sr.id AND t.granularity_us = $19 AND t.start_us < $17
         ORDER BY t.start_us DESC LIMIT 1)) AS last_ts
     FROM sr)
 SELECT 'cp' AS kind, stream AS s1, state AS s2, partition::bigint AS i1, next_offset AS i2, end_offset AS i3,

@@ -78,7 +78,10 @@ describe('replayBus: bus history rewritten', () => {
     writeBus(root, { [ANCHOR]: { 0: [1, 2, 3, 4].map((i) => renderEvent(ev({ eventId: `e${i}` }))) } });
     const bus = new FileEventBus(root);
     const basis = await fullBasis(bus, policy);
-    expect(basis).toEqual([{ stream: ANCHOR, offsetKind: 'file_line', offsets: [{ partition: 0, offset: '4' }] }]);
+    expect(basis).toEqual([
+      { stream: ANCHOR, offsetKind: 'file_line', offsets: [{ partition: 0, offset: '4' }] },
+      { stream: TRAFFIC, offsetKind: 'file_line', offsets: [] },
+    ]);
     expect((await replayBus(bus, policy, parser, basis)).counts.applied).toBe(4);
     // The history under the applied offsets is rewritten: the file loses its last two lines.
     writeBus(root, { [ANCHOR]: { 0: [1, 2].map((i) => renderEvent(ev({ eventId: `e${i}` }))) } });
@@ -105,7 +108,7 @@ describe('answerFromReplay reads H and quarantine per stream, like the gateway',
   it('H covers only the streams the groups read', async () => {
     const state = await replayBus(bus, policy, parser, basis);
     const anchorOnly = answerFromReplay(state, policy, request(), basis);
-    expect(anchorOnly.features[0].values.find((v) => v.name === 'flow_count_1h')?.value).toEqual({ kind: 'count', value: 1 });
+    expect(anchorOnly.features[0].values.find((v) => v.name === 'flow_count_24h')?.value).toEqual({ kind: 'count', value: 1 });
     expect(anchorOnly.inputBasis.map((b) => b.stream)).toEqual([ANCHOR]);
     expect(() =>
       answerFromReplay(state, policy, request({ groups: [{ name: 'merchant_velocity', version: 'v1' }, { name: 'flow_activity', version: 'v1' }] }), basis),

@@ -93,11 +93,7 @@ CREATE TABLE "tiles" (
     "sum" DECIMAL NOT NULL,
     "min" DECIMAL NOT NULL,
     "max" DECIMAL NOT NULL,
-    "last_ts_us" BIGINT NOT NULL,
-    "last_stream" TEXT NOT NULL,
-    "last_partition" INTEGER NOT NULL,
-    "last_offset" BIGINT NOT NULL,
-    "last_value" DECIMAL NOT NULL,
+    "max_ts_us" BIGINT NOT NULL,
 
     CONSTRAINT "tiles_pkey" PRIMARY KEY ("series_id","granularity_us","start_us")
 );

@@ -130,8 +130,7 @@ export async function dumpProjection(pool: Pool, o: { positions?: boolean } = {}
     ),
     tiles: await lines(
       `SELECT ${series}, t.granularity_us, t.start_us, t.count, trim_scale(t.sum)::text, trim_scale(t.min)::text,
-              trim_scale(t.max)::text, t.last_ts_us, t.last_stream, t.last_partition, ${pos ? 't.last_offset' : 'NULL'},
-              trim_scale(t.last_value)::text
+              trim_scale(t.max)::text, t.max_ts_us
          FROM tiles t JOIN series s ON s.id = t.series_id ORDER BY 1, 2, 3, 4, 5, 6, 7`,
     ),
     watermarks: await lines(

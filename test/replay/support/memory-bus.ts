@@ -8,15 +8,24 @@ export class MemoryBus implements EventBus {
 
   constructor(files?: Record<string, Record<number, string[]>>) {
     for (const [stream, parts] of Object.entries(files ?? {})) {
-      for (const [p, lines] of Object.entries(parts)) for (const line of lines) this.append(stream, Number(p), line);
+      for (const [p, lines] of Object.entries(parts)) {
+        this.partition(stream, Number(p));
+        for (const line of lines) this.append(stream, Number(p), line);
+      }
     }
   }
 
-  append(stream: string, partition: number, line: string): number {
+  /** The lines of a partition, created empty when missing. */
+  partition(stream: string, partition: number): string[] {
     let parts = this.files.get(stream);
     if (!parts) this.files.set(stream, (parts = new Map()));
     let lines = parts.get(partition);
     if (!lines) parts.set(partition, (lines = []));
+    return lines;
+  }
+
+  append(stream: string, partition: number, line: string): number {
+    const lines = this.partition(stream, partition);
     lines.push(line);
     return lines.length - 1;
   }
