@@ -4,6 +4,8 @@
  *   BENCH_PARTITIONS partitions per stream (default 2)
  * Prints each figure; run with `npm run bench:projector`.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FileEventBus } from '../src/bus/file-bus';
@@ -16,8 +18,7 @@ import { createPool } from '../src/db/pool';
 import { SeriesResolver } from '../src/db/projection-store';
 import { generate, generateToLines } from '../src/generator/generate';
 import { PartitionApplier } from '../src/projector/partition-applier';
-import { startProjectorWorker } from '../src/runtime/projector-worker';
-import { benchDir, freshBenchDatabase, log, mb, percentile, report, rssSampler, startBenchServices } from './support';
+import { benchDir, freshBenchDatabase, log, mb, percentile, report, startBenchServices } from './support';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 2);
@@ -73,33 +74,47 @@ async function applyWithoutTemporal(url: string, busRoot: string): Promise<numbe
   return seconds;
 }
 
-async function applyWithTemporal(url: string, busRoot: string, temporalAddress: string, taskQueue: string, batchesPerActivity: number) {
-  const bus = new FileEventBus(busRoot);
-  const started = Date.now();
-  const worker = await startProjectorWorker({
-    databaseUrl: url,
-    temporalAddress,
-    namespace: 'default',
-    taskQueue,
-    policy,
-    parser,
-    bus,
-    log,
-    idPrefix: taskQueue,
-    supervisor: { discoveryIntervalMs: 200, idleWaitMs: 60_000, batchSize: BATCH, batchesPerActivity },
+/** The projector as it runs in production: `ofp worker` in its own process (so its memory is its own). */
+function spawnWorker(url: string, busRoot: string, temporalAddress: string, taskQueue: string, batchesPerActivity: number): ChildProcess {
+  return spawn(process.execPath, [path.resolve(__dirname, '../bin/ofp'), 'worker'], {
+    env: {
+      ...process.env,
+      DATABASE_URL: url,
+      TEMPORAL_ADDRESS: temporalAddress,
+      OFP_BUS_ROOT: busRoot,
+      OFP_TASK_QUEUE: taskQueue,
+      OFP_ID_PREFIX: taskQueue,
+      OFP_BATCH_SIZE: String(BATCH),
+      OFP_BATCHES_PER_ACTIVITY: String(batchesPerActivity),
+      OFP_LOG_LEVEL: 'warn',
+      // As deployed (Dockerfile, docker-compose.yml): a heap cap makes V8 collect before it grows the heap.
+      NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS ?? '--max-old-space-size=256',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const probe = new FileEventBus(busRoot);
-  while ((await caughtUp(url, probe)) > 0) await new Promise((r) => setTimeout(r, 100));
-  const seconds = (Date.now() - started) / 1000;
-  await probe.close();
-  return { seconds, worker };
+}
+
+function rssOf(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+  if (child.exitCode === null) child.kill('SIGKILL');
 }
 
 async function main(): Promise<void> {
   const dir = benchDir('ofp-bench-proj-');
   report('cores', String(os.availableParallelism()));
   const services = await startBenchServices(dir, true);
-  const rss = rssSampler();
   try {
     const busRoot = path.join(dir, 'bus');
     const gen = await generate({ seed: 5, count: EVENTS, rate: 200, partitions: PARTITIONS, runs: 2, duplicateFraction: 0.01, outOfOrderFraction: 0.02, progress: false }, busRoot);
@@ -110,19 +125,27 @@ async function main(): Promise<void> {
     const plainRate = gen.events / plainSeconds;
     report('apply without Temporal', `${plainSeconds.toFixed(1)} s = ${Math.round(plainRate)} events/s`);
 
-    let worker: Awaited<ReturnType<typeof applyWithTemporal>>['worker'] | undefined;
+    let worker: ChildProcess | undefined;
+    let maxRss = 0;
+    const sampler = setInterval(() => worker?.pid && (maxRss = Math.max(maxRss, rssOf(worker.pid))), 200);
     let temporalUrl = '';
     for (const n of BATCHES_PER_ACTIVITY) {
-      await worker?.shutdown();
+      if (worker) await stopChild(worker);
       temporalUrl = await freshBenchDatabase(services.adminUrl, `bench_temporal_${n}`);
-      const run = await applyWithTemporal(temporalUrl, busRoot, services.temporalAddress!, `bench-${n}-${Date.now()}`, n);
-      worker = run.worker;
-      const rate = gen.events / run.seconds;
-      report(`through Temporal, ${n} batch(es) of ${BATCH} per activity`, `${run.seconds.toFixed(1)} s = ${Math.round(rate)} events/s`);
+      const started = Date.now();
+      worker = spawnWorker(temporalUrl, busRoot, services.temporalAddress!, `bench-${n}-${Date.now()}`, n);
+      const probe = new FileEventBus(busRoot);
+      while ((await caughtUp(temporalUrl, probe)) > 0) {
+        if (worker.exitCode !== null) throw new Error(`ofp worker exited with ${worker.exitCode}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await probe.close();
+      const seconds = (Date.now() - started) / 1000;
+      const rate = gen.events / seconds;
+      report(`through Temporal (ofp worker), ${n} batch(es) of ${BATCH}/activity`, `${seconds.toFixed(1)} s = ${Math.round(rate)} events/s (incl. worker start)`);
       report(`  Temporal overhead (1 - temporal/plain rate)`, `${(((plainRate - rate) / plainRate) * 100).toFixed(1)} %`);
     }
     if (!worker) throw new Error('BENCH_BATCHES_PER_ACTIVITY is empty');
-
     // Freshness: a producer appends at 2,000 events/s; latency from append to applied per batch of appends.
     const fresh = generateToLines({ seed: 9, count: 20_000, rate: 2000, partitions: PARTITIONS, runs: 1, progress: false });
     const publisher = new FilePublisher(busRoot);
@@ -175,10 +198,10 @@ async function main(): Promise<void> {
     report('freshness at 2,000 events/s: append→applied p99', `${percentile(latencies, 99)} ms`);
     await pool.end();
     await probe.close();
-    await worker.shutdown();
-    report('worker process resident memory (max)', `${mb(rss.max())} MB`);
+    await stopChild(worker);
+    clearInterval(sampler);
+    report('ofp worker resident memory (max, sampled every 200 ms)', `${mb(maxRss)} MB`);
   } finally {
-    rss.stop();
     await services.stop();
   }
 }

@@ -13,6 +13,10 @@ export interface OfpConfig {
   temporalNamespace: string;
   /** Task queue of the projector worker. Default `ofp-projector`. */
   taskQueue: string;
+  /** Records per apply transaction. Default 2000. */
+  batchSize: number;
+  /** Batches one projector activity may apply back to back. Default 16. */
+  batchesPerActivity: number;
   /** Prefix of workflow and schedule IDs. Default `ofp` (SPEC 9); only tests sharing a Temporal server change it. */
   idPrefix: string;
   /** Embedded services' data. Default `.data`. */
@@ -42,6 +46,8 @@ export const CONFIG_VARIABLES = [
   'TEMPORAL_NAMESPACE',
   'OFP_TASK_QUEUE',
   'OFP_ID_PREFIX',
+  'OFP_BATCH_SIZE',
+  'OFP_BATCHES_PER_ACTIVITY',
   'OFP_DATA_DIR',
   'OFP_BUS_ROOT',
   'OFP_POLICY',
@@ -68,6 +74,14 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   return n;
 }
 
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${name}=${raw} is not a positive integer`);
+  return n;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): OfpConfig {
   const dataDir = path.resolve(env.OFP_DATA_DIR || '.data');
   return {
@@ -76,6 +90,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OfpConfig {
     temporalNamespace: env.TEMPORAL_NAMESPACE || 'default',
     taskQueue: env.OFP_TASK_QUEUE || 'ofp-projector',
     idPrefix: env.OFP_ID_PREFIX || 'ofp',
+    batchSize: positiveInt(env, 'OFP_BATCH_SIZE', 2000),
+    batchesPerActivity: positiveInt(env, 'OFP_BATCHES_PER_ACTIVITY', 16),
     dataDir,
     busRoot: path.resolve(env.OFP_BUS_ROOT || path.join(dataDir, 'bus')),
     policyPath: path.resolve(env.OFP_POLICY || 'config/features.yaml'),

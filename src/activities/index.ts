@@ -49,6 +49,17 @@ function controlResult(cp: Awaited<ReturnType<typeof readCheckpoint>>): ControlR
   };
 }
 
+export interface ApplyBatchInput {
+  /** Records per batch (one transaction). */
+  maxRecords: number;
+  /** Wait for records before the first batch when caught up. */
+  waitMs: number;
+  /** Batches one activity may apply. Default 1. */
+  maxBatches?: number;
+  /** Wall-clock budget of one activity, so status and search attributes refresh. Default 10 s. */
+  maxActivityMs?: number;
+}
+
 function addCounts(a: ApplyResult['counts'], b: ApplyResult['counts']): ApplyResult['counts'] {
   return {
     read: a.read + b.read,
@@ -82,21 +93,29 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** Applies one batch at the checkpoint, waiting up to `waitMs` for records when caught up. */
-    async applyBatch(input: PartitionRef & { maxRecords: number; waitMs: number; maxBatches?: number }): Promise<ApplyResult> {
+    async applyBatch(input: PartitionRef & ApplyBatchInput): Promise<ApplyResult> {
       const ctx = Context.current();
-      const options = {
-        maxRecords: input.maxRecords,
-        signal: ctx.cancellationSignal,
-        heartbeat: () => ctx.heartbeat(),
-      };
-      // With maxBatches > 1 one activity applies several batches back to back (each its own fenced transaction),
-      // heartbeating its progress, until caught up: fewer Temporal round trips per record under backlog.
+      const options = { maxRecords: input.maxRecords, signal: ctx.cancellationSignal, heartbeat: () => ctx.heartbeat() };
+      const started = Date.now();
+      // One activity applies batches back to back (each its own fenced transaction), heartbeating its progress, and
+      // while records keep arriving it waits for them instead of returning: fewer Temporal round trips per record,
+      // and a steady stream is applied as soon as it is appended. It returns after `maxBatches`, after
+      // `maxActivityMs`, when a wait times out, or when the partition leaves RUNNING.
       let result = await applier.applyOnce(input.stream, input.partition, { ...options, waitMs: input.waitMs });
       for (let i = 1; i < (input.maxBatches ?? 1); i++) {
-        if (result.state !== 'RUNNING' || result.fenced || result.nextOffset >= result.endOffset || ctx.cancellationSignal.aborted) break;
+        if (result.state !== 'RUNNING' || result.fenced || result.counts.read === 0 || ctx.cancellationSignal.aborted) break;
+        const remaining = (input.maxActivityMs ?? 10_000) - (Date.now() - started);
+        if (remaining <= 0) break;
         ctx.heartbeat({ nextOffset: result.nextOffset });
-        const next = await applier.applyOnce(input.stream, input.partition, { ...options, waitMs: 0 });
-        result = { ...next, fromOffset: result.fromOffset, counts: addCounts(result.counts, next.counts), lagSeconds: next.lagSeconds ?? result.lagSeconds };
+        const caughtUp = result.nextOffset >= result.endOffset;
+        const next = await applier.applyOnce(input.stream, input.partition, { ...options, waitMs: caughtUp ? remaining : 0 });
+        result = {
+          ...next,
+          fromOffset: result.fromOffset,
+          counts: addCounts(result.counts, next.counts),
+          lagSeconds: next.lagSeconds ?? result.lagSeconds,
+        };
+        if (next.counts.read === 0) break;
       }
       return result;
     },

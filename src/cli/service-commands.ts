@@ -50,7 +50,7 @@ export function registerServiceCommands(program: Command): void {
           parser: app.parser,
           bus: app.bus,
           log: logger,
-          supervisor: { discoveryIntervalMs: 2000 },
+          supervisor: { discoveryIntervalMs: 2000, batchSize: app.config.batchSize, batchesPerActivity: app.config.batchesPerActivity },
         });
         stops.push(() => worker.shutdown());
         const gw = await startGateway({
@@ -110,6 +110,7 @@ export function registerServiceCommands(program: Command): void {
           parser: app.parser,
           bus: app.bus,
           log: logger,
+          supervisor: { batchSize: app.config.batchSize, batchesPerActivity: app.config.batchesPerActivity },
         });
         stops.push(() => worker.shutdown());
         await Promise.race([untilSignal(), worker.done]);

@@ -95,14 +95,16 @@ function contributionsOf(groups: FeatureGroup[], payload: JsonObject): Contribut
   const out: Contribution[] = [];
   for (const group of groups) {
     const keyId = keyText(payload[group.keyField]);
-    if (keyId === null) return `payload.${group.keyField}: key of group ${group.name}/${group.version} is missing or not an integer`;
+    if (keyId === null)
+      return `payload.${group.keyField}: key of group ${group.name}/${group.version} is missing or not an integer`;
     if (group.fields.length === 0) {
       out.push({ group, keyId, field: '', value: '0' });
       continue;
     }
     for (const field of group.fields) {
       const v = payload[field];
-      if (!isLosslessNumber(v)) return `payload.${field}: must be a number for group ${group.name}/${group.version}`;
+      if (!isLosslessNumber(v))
+        return `payload.${field}: must be a number for group ${group.name}/${group.version}`;
       out.push({ group, keyId, field, value: canonicalDecimal((v as LosslessNumber).value) });
     }
   }
@@ -114,7 +116,10 @@ export function prepareRecord(record: BusRecord, policy: FeaturePolicy, parser: 
   const parsed = parser.parse(record.raw);
   if (!parsed.ok) {
     const runKey = parsed.pins ? runKeyOf(parsed.pins) : null;
-    return { kind: 'final', decision: { record, class: parsed.class, reason: parsed.reason, runKey, pins: parsed.pins } };
+    return {
+      kind: 'final',
+      decision: { record, class: parsed.class, reason: parsed.reason, runKey, pins: parsed.pins },
+    };
   }
   const envelope = parsed.envelope;
   const runKey = runKeyOf(envelope.pins);
@@ -125,14 +130,25 @@ export function prepareRecord(record: BusRecord, policy: FeaturePolicy, parser: 
   if (typeof contributions === 'string') {
     return {
       kind: 'final',
-      decision: { record, class: 'payload_invalid', reason: contributions, runKey, pins: envelope.pins, envelope },
+      decision: {
+        record,
+        class: 'payload_invalid',
+        reason: contributions,
+        runKey,
+        pins: envelope.pins,
+        envelope,
+      },
     };
   }
   return { kind: 'candidate', record, envelope, runKey, payloadHash: payloadHash(envelope), contributions };
 }
 
 /** Stage 2: too_late → duplicate / anomaly → applied, against the state as it stands before this record. */
-export function decide(candidate: Extract<Prepared, { kind: 'candidate' }>, policy: FeaturePolicy, state: ClassificationState): Decision {
+export function decide(
+  candidate: Extract<Prepared, { kind: 'candidate' }>,
+  policy: FeaturePolicy,
+  state: ClassificationState,
+): Decision {
   const { record, envelope, runKey } = candidate;
   const w = state.watermark(runKey, record.stream, record.partition);
   if (w !== undefined && envelope.tsMicros < w - policy.horizonMicros) {
@@ -195,11 +211,17 @@ export class StateOverlay implements ClassificationState {
   }
 
   watermark(runKey: string, stream: string, partition: number): Micros | undefined {
-    return this.watermarks.get(runKey)?.get(partitionKey(stream, partition)) ?? this.base.watermark(runKey, stream, partition);
+    return (
+      this.watermarks.get(runKey)?.get(partitionKey(stream, partition)) ??
+      this.base.watermark(runKey, stream, partition)
+    );
   }
 
   appliedCopy(runKey: string, eventType: string, eventId: string): AppliedCopy | undefined {
-    return this.applied.get(runKey)?.get(eventType)?.get(eventId) ?? this.base.appliedCopy(runKey, eventType, eventId);
+    return (
+      this.applied.get(runKey)?.get(eventType)?.get(eventId) ??
+      this.base.appliedCopy(runKey, eventType, eventId)
+    );
   }
 
   /** Records the effects of an applied decision. */
@@ -238,7 +260,11 @@ export function dedupeKey(runKey: string, eventType: string, eventId: string): s
 }
 
 /** Classifies prepared records in offset order against `state`, returning one decision per record. */
-export function classifyInOrder(prepared: Prepared[], policy: FeaturePolicy, state: StateOverlay): Decision[] {
+export function classifyInOrder(
+  prepared: Prepared[],
+  policy: FeaturePolicy,
+  state: StateOverlay,
+): Decision[] {
   return prepared.map((p) => {
     if (p.kind === 'final') return p.decision;
     const d = decide(p, policy, state);

@@ -43,26 +43,45 @@ function keysOf<T>(a: Map<string, T>, b: Map<string, T>): string[] {
 /** Every difference between two snapshot contents, in the order of the section-6 document. */
 export function diffSnapshots(online: SnapshotContent, offline: SnapshotContent): DiffLine[] {
   const out: DiffLine[] = [];
-  for (const k of ['platformRunId', 'scenarioRunId', 'scenarioId', 'manifestFingerprint', 'parameterHash', 'seed', 'runId'] as const) {
+  for (const k of [
+    'platformRunId',
+    'scenarioRunId',
+    'scenarioId',
+    'manifestFingerprint',
+    'parameterHash',
+    'seed',
+    'runId',
+  ] as const) {
     push(out, `pins.${k}`, online.pins[k], offline.pins[k]);
   }
   push(out, 'asOf', online.asOfUtc, offline.asOfUtc);
   push(out, 'policyRev', online.policyRev, offline.policyRev);
-  const groups = (c: SnapshotContent) => c.featureGroups.map((g) => `${g.name}/${g.version}`).sort(compareUtf16);
+  const groups = (c: SnapshotContent) =>
+    c.featureGroups.map((g) => `${g.name}/${g.version}`).sort(compareUtf16);
   push(out, 'featureGroups', groups(online), groups(offline));
   const ob = basisMap(online.inputBasis);
   const fb = basisMap(offline.inputBasis);
   for (const k of keysOf(ob, fb)) push(out, `inputBasis[${k}]`, ob.get(k), fb.get(k));
   push(out, 'graphVersion', online.graphVersion, offline.graphVersion);
   push(out, 'freshness.state', online.freshness.state, offline.freshness.state);
-  push(out, 'freshness.flags', [...online.freshness.flags].sort(compareUtf16), [...offline.freshness.flags].sort(compareUtf16));
+  push(
+    out,
+    'freshness.flags',
+    [...online.freshness.flags].sort(compareUtf16),
+    [...offline.freshness.flags].sort(compareUtf16),
+  );
   const oe = new Map(online.features.map((e) => [entryId(e), e]));
   const fe = new Map(offline.features.map((e) => [entryId(e), e]));
   for (const id of keysOf(oe, fe)) {
     const a = oe.get(id);
     const b = fe.get(id);
     if (!a || !b) {
-      out.push({ path: `features[${id}]`, online: a ? 'present' : 'absent', offline: b ? 'present' : 'absent', described: true });
+      out.push({
+        path: `features[${id}]`,
+        online: a ? 'present' : 'absent',
+        offline: b ? 'present' : 'absent',
+        described: true,
+      });
       continue;
     }
     push(out, `features[${id}].status`, a.status, b.status);
@@ -72,7 +91,12 @@ export function diffSnapshots(online: SnapshotContent, offline: SnapshotContent)
     for (const name of keysOf(av, bv)) {
       const x = av.get(name);
       const y = bv.get(name);
-      push(out, `features[${id}].${name}`, x === undefined ? undefined : hashed(x), y === undefined ? undefined : hashed(y));
+      push(
+        out,
+        `features[${id}].${name}`,
+        x === undefined ? undefined : hashed(x),
+        y === undefined ? undefined : hashed(y),
+      );
     }
   }
   return out;
@@ -81,12 +105,14 @@ export function diffSnapshots(online: SnapshotContent, offline: SnapshotContent)
 /** Differences between two outcomes; an error matches an error of the same code (details may differ). */
 export function diffOutcomes(online: AnswerOutcome, offline: AnswerOutcome): DiffLine[] {
   if (online.kind === 'error' || offline.kind === 'error') {
-    const show = (o: AnswerOutcome) => (o.kind === 'error' ? `${o.code}: ${o.detail}` : `snapshot ${o.snapshotHash}`);
+    const show = (o: AnswerOutcome) =>
+      o.kind === 'error' ? `${o.code}: ${o.detail}` : `snapshot ${o.snapshotHash}`;
     if (online.kind === 'error' && offline.kind === 'error' && online.code === offline.code) return [];
     return [{ path: 'answer', online: show(online), offline: show(offline), described: true }];
   }
   const lines = diffSnapshots(online.content, offline.content);
-  if (online.snapshotHash !== offline.snapshotHash) lines.push({ path: 'snapshotHash', online: online.snapshotHash, offline: offline.snapshotHash });
+  if (online.snapshotHash !== offline.snapshotHash)
+    lines.push({ path: 'snapshotHash', online: online.snapshotHash, offline: offline.snapshotHash });
   return lines;
 }
 
@@ -98,6 +124,9 @@ function shown(v: unknown, described: boolean | undefined): string {
 /** One line per difference: `  <path>: online <value>, offline <value>`. */
 export function formatDiff(lines: DiffLine[], indent = '  '): string {
   return lines
-    .map((l) => `${indent}${l.path}: online ${shown(l.online, l.described)}, offline ${shown(l.offline, l.described)}`)
+    .map(
+      (l) =>
+        `${indent}${l.path}: online ${shown(l.online, l.described)}, offline ${shown(l.offline, l.described)}`,
+    )
     .join('\n');
 }

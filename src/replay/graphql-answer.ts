@@ -4,7 +4,13 @@
  * can diff and re-hash. Values are text in GraphQL; reading them back needs the policy to know which are counts.
  */
 import { findGroup, type FeaturePolicy } from '../core/policy';
-import { featureValueText, type EntryStatus, type FeatureValue, type Freshness, type SnapshotContent } from '../core/snapshot';
+import {
+  featureValueText,
+  type EntryStatus,
+  type FeatureValue,
+  type Freshness,
+  type SnapshotContent,
+} from '../core/snapshot';
 
 /** A FeatureSnapshot as GraphQL returns it (the fields of the SPEC 7 query that the hash covers). */
 export interface GraphqlSnapshot {
@@ -46,7 +52,10 @@ export function toGraphqlSnapshot(content: SnapshotContent, snapshotHash: string
     policyRev: content.policyRev,
     featureGroups: content.featureGroups,
     inputBasis: content.inputBasis,
-    graphVersion: content.graphVersion === null ? null : { versionId: content.graphVersion.versionId, watermarkTsUtc: content.graphVersion.watermarkTsUtc },
+    graphVersion:
+      content.graphVersion === null
+        ? null
+        : { versionId: content.graphVersion.versionId, watermarkTsUtc: content.graphVersion.watermarkTsUtc },
     freshness: content.freshness,
     values: content.features.map((e) => ({
       group: e.group,
@@ -61,10 +70,21 @@ export function toGraphqlSnapshot(content: SnapshotContent, snapshotHash: string
 }
 
 /** Reads a value's text back into its typed form: counts (by the policy) whose text is an integer become counts. */
-function typedValue(policy: FeaturePolicy, group: string, version: string, name: string, text: string | null): FeatureValue {
+function typedValue(
+  policy: FeaturePolicy,
+  group: string,
+  version: string,
+  name: string,
+  text: string | null,
+): FeatureValue {
   const g = findGroup(policy, group, version);
   const feature = g?.features.find((f) => g.windows.some((w) => `${f.name}_${w.label}` === name));
-  if (feature?.agg === 'count' && text !== null && /^(0|[1-9][0-9]*)$/.test(text) && Number.isSafeInteger(Number(text))) {
+  if (
+    feature?.agg === 'count' &&
+    text !== null &&
+    /^(0|[1-9][0-9]*)$/.test(text) &&
+    Number.isSafeInteger(Number(text))
+  ) {
     return { kind: 'count', value: Number(text) };
   }
   return { kind: 'decimal', value: text };
@@ -86,7 +106,11 @@ export function fromGraphqlSnapshot(s: GraphqlSnapshot, policy: FeaturePolicy): 
     asOfUtc: s.asOf,
     policyRev: s.policyRev,
     featureGroups: s.featureGroups.map((g) => ({ name: g.name, version: g.version })),
-    inputBasis: s.inputBasis.map((b) => ({ stream: b.stream, offsetKind: b.offsetKind, offsets: b.offsets.map((o) => ({ partition: o.partition, offset: o.offset })) })),
+    inputBasis: s.inputBasis.map((b) => ({
+      stream: b.stream,
+      offsetKind: b.offsetKind,
+      offsets: b.offsets.map((o) => ({ partition: o.partition, offset: o.offset })),
+    })),
     graphVersion: s.graphVersion,
     freshness: s.freshness as Freshness,
     features: s.values.map((e) => ({
@@ -96,7 +120,10 @@ export function fromGraphqlSnapshot(s: GraphqlSnapshot, policy: FeaturePolicy): 
       keyId: e.keyId,
       status: e.status as EntryStatus,
       lastEventTsUtc: e.lastEventTsUtc,
-      values: e.features.map((f) => ({ name: f.name, value: typedValue(policy, e.group, e.version, f.name, f.value) })),
+      values: e.features.map((f) => ({
+        name: f.name,
+        value: typedValue(policy, e.group, e.version, f.name, f.value),
+      })),
     })),
   };
 }

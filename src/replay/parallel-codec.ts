@@ -26,7 +26,7 @@ export interface PrepareRequest {
 export interface EncodedBatch {
   /** Run keys referenced by `runIdx`. */
   runs: string[];
-  /** Pins of run keys this worker had not sent before. */
+  /** Pins of the runs referenced (every batch carries its own: a worker may finish batches out of order). */
   newPins: [string, ContextPins][];
   /** Per record: index of its class in RECORD_CLASSES when final, CANDIDATE when it is a candidate. */
   kinds: Uint8Array;
@@ -38,12 +38,20 @@ export interface EncodedBatch {
 
 export type PrepareReply =
   | ({ id: number; ok: true; nextOffset: number } & EncodedBatch)
-  | { id: number; ok: false; error: { name: string; message: string; stream?: string; partition?: number; offset?: number } };
+  | {
+      id: number;
+      ok: false;
+      error: { name: string; message: string; stream?: string; partition?: number; offset?: number };
+    };
 
 export const CANDIDATE = 255;
 
-/** Prepares `records` and encodes the result; `sentRuns` remembers which runs' pins were already sent. */
-export function encodePrepared(records: BusRecord[], policy: FeaturePolicy, parser: RecordParser, sentRuns: Set<string>): EncodedBatch {
+/** Prepares `records` and encodes the result. */
+export function encodePrepared(
+  records: BusRecord[],
+  policy: FeaturePolicy,
+  parser: RecordParser,
+): EncodedBatch {
   const runs: string[] = [];
   const runIndex = new Map<string, number>();
   const newPins: [string, ContextPins][] = [];
@@ -51,6 +59,7 @@ export function encodePrepared(records: BusRecord[], policy: FeaturePolicy, pars
   const runIdx = new Int32Array(records.length);
   const candidates: (string | number)[][] = [];
   const groupIndex = new Map(policy.groups.map((g, i) => [g, i]));
+  const withPins = new Set<string>();
   const runOf = (runKey: string | null, pins: ContextPins | undefined): number => {
     if (runKey === null) return -1;
     let i = runIndex.get(runKey);
@@ -59,8 +68,8 @@ export function encodePrepared(records: BusRecord[], policy: FeaturePolicy, pars
       runs.push(runKey);
       runIndex.set(runKey, i);
     }
-    if (pins && !sentRuns.has(runKey)) {
-      sentRuns.add(runKey);
+    if (pins && !withPins.has(runKey)) {
+      withPins.add(runKey);
       newPins.push([runKey, pins]);
     }
     return i;
@@ -79,7 +88,12 @@ export function encodePrepared(records: BusRecord[], policy: FeaturePolicy, pars
     const e = p.envelope;
     const c: (string | number)[] = [e.eventType, e.eventId, e.tsUtc, e.tsMicros, p.payloadHash];
     for (const x of p.contributions) {
-      c.push(groupIndex.get(x.group) as number, x.field === '' ? -1 : x.group.fields.indexOf(x.field), x.keyId, x.value);
+      c.push(
+        groupIndex.get(x.group) as number,
+        x.field === '' ? -1 : x.group.fields.indexOf(x.field),
+        x.keyId,
+        x.value,
+      );
     }
     candidates.push(c);
   }
@@ -115,7 +129,12 @@ export function decodePrepared(
     for (let i = 5; i < c.length; i += 4) {
       const group = policy.groups[c[i] as number];
       const f = c[i + 1] as number;
-      contributions.push({ group, field: f < 0 ? '' : group.fields[f], keyId: c[i + 2] as string, value: c[i + 3] as string });
+      contributions.push({
+        group,
+        field: f < 0 ? '' : group.fields[f],
+        keyId: c[i + 2] as string,
+        value: c[i + 3] as string,
+      });
     }
     out[k] = {
       kind: 'candidate',

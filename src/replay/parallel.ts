@@ -8,7 +8,12 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { FeaturePolicy } from '../core/policy';
 import type { ContextPins } from '../core/pins';
-import { decodePrepared, type PrepareReply, type PrepareRequest, type PrepareWorkerData } from './parallel-codec';
+import {
+  decodePrepared,
+  type PrepareReply,
+  type PrepareRequest,
+  type PrepareWorkerData,
+} from './parallel-codec';
 
 /** One partition to replay up to `until`. */
 export interface ReplayPart {
@@ -32,7 +37,9 @@ function workerScript(): { file: string; execArgv: string[] } {
   const ext = path.extname(__filename);
   const file = path.join(__dirname, `prepare-worker${ext}`);
   // Run from TypeScript sources (tsx, jest): the worker needs the TypeScript loader too.
-  return ext === '.ts' ? { file, execArgv: ['--require', require.resolve('tsx/cjs')] } : { file, execArgv: [] };
+  return ext === '.ts'
+    ? { file, execArgv: ['--require', require.resolve('tsx/cjs')] }
+    : { file, execArgv: [] };
 }
 
 export class ReplayWorkerError extends Error {
@@ -58,7 +65,13 @@ export async function replayPartsInParallel(
   const tasks: PrepareRequest[] = [];
   for (const p of parts) {
     for (let from = 0; from < p.until; from += options.batchSize) {
-      tasks.push({ id: tasks.length, stream: p.stream, partition: p.partition, from, count: Math.min(options.batchSize, p.until - from) });
+      tasks.push({
+        id: tasks.length,
+        stream: p.stream,
+        partition: p.partition,
+        from,
+        count: Math.min(options.batchSize, p.until - from),
+      });
     }
   }
   if (tasks.length === 0) return;

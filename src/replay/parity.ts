@@ -19,7 +19,15 @@ import { FeaturesRequestError } from '../serving/errors';
 import { validateRequest, type FeatureRequestInput } from '../serving/request';
 import { diffOutcomes, formatDiff, type AnswerOutcome, type DiffLine } from './diff';
 import { fromGraphqlSnapshot, type GraphqlSnapshot } from './graphql-answer';
-import { answerFromReplay, keyEvents, normaliseBasis, replayBus, type KeySeries, type ReplayState, type RunState } from './replay';
+import {
+  answerFromReplay,
+  keyEvents,
+  normaliseBasis,
+  replayBus,
+  type KeySeries,
+  type ReplayState,
+  type RunState,
+} from './replay';
 
 // ---------------------------------------------------------------------------------------------------------------
 // The gateway over HTTP.
@@ -69,7 +77,10 @@ export class GatewayClient {
     this.endpoint = u.toString();
   }
 
-  async query<T>(query: string, variables: Record<string, unknown> = {}): Promise<{ data?: T; errors?: { message: string; extensions?: { code?: string } }[] }> {
+  async query<T>(
+    query: string,
+    variables: Record<string, unknown> = {},
+  ): Promise<{ data?: T; errors?: { message: string; extensions?: { code?: string } }[] }> {
     let res: Response;
     try {
       res = await this.fetchImpl(this.endpoint, {
@@ -79,17 +90,25 @@ export class GatewayClient {
       });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new GatewayError(`cannot reach the gateway at ${this.endpoint}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+      throw new GatewayError(
+        `cannot reach the gateway at ${this.endpoint}: ${cause?.code ?? cause?.message ?? (err as Error).message}`,
+      );
     }
     const text = await res.text();
-    if (res.status === 401 || res.status === 403) throw new GatewayError(`the gateway at ${this.endpoint} refused the token (HTTP ${res.status})`);
+    if (res.status === 401 || res.status === 403)
+      throw new GatewayError(`the gateway at ${this.endpoint} refused the token (HTTP ${res.status})`);
     let body: { data?: T; errors?: { message: string; extensions?: { code?: string } }[] };
     try {
       body = JSON.parse(text);
     } catch {
-      throw new GatewayError(`the gateway at ${this.endpoint} answered HTTP ${res.status} with no GraphQL JSON: ${text.slice(0, 200)}`);
+      throw new GatewayError(
+        `the gateway at ${this.endpoint} answered HTTP ${res.status} with no GraphQL JSON: ${text.slice(0, 200)}`,
+      );
     }
-    if (body.data === undefined && !body.errors) throw new GatewayError(`the gateway at ${this.endpoint} answered HTTP ${res.status} without data or errors`);
+    if (body.data === undefined && !body.errors)
+      throw new GatewayError(
+        `the gateway at ${this.endpoint} answered HTTP ${res.status} without data or errors`,
+      );
     return body;
   }
 
@@ -213,7 +232,12 @@ function randomKeyId(prng: Prng): string {
 }
 
 /** Draws `n` requests deterministically from `seed`. */
-export function drawSamples(catalog: Catalog, policy: FeaturePolicy, n: number, seed: string | number | bigint): ParitySample[] {
+export function drawSamples(
+  catalog: Catalog,
+  policy: FeaturePolicy,
+  n: number,
+  seed: string | number | bigint,
+): ParitySample[] {
   const prng = new Prng(parseSeed(seed), 'parity');
   const samples: ParitySample[] = [];
   if (catalog.runs.length === 0) throw new Error('no run has an applied event on the bus: nothing to sample');
@@ -225,11 +249,20 @@ export function drawSamples(catalog: Catalog, policy: FeaturePolicy, n: number, 
     let pins: FeatureRequestInput['pins'] = pinsInput(cr.pins);
     const runRoll = prng.float();
     if (runRoll < 0.05) {
-      const other = catalog.quarantinedOnly.length > 0 && prng.chance(0.5) ? { pins: prng.pick(catalog.quarantinedOnly), label: 'run with quarantined records only' } : alteredRun(prng, cr.pins);
+      const other =
+        catalog.quarantinedOnly.length > 0 && prng.chance(0.5)
+          ? { pins: prng.pick(catalog.quarantinedOnly), label: 'run with quarantined records only' }
+          : alteredRun(prng, cr.pins);
       pins = pinsInput(other.pins);
       labels.push(other.label);
     } else if (runRoll < 0.07) {
-      const field = prng.pick(['platformRunId', 'scenarioRunId', 'manifestFingerprint', 'parameterHash', 'seed'] as const);
+      const field = prng.pick([
+        'platformRunId',
+        'scenarioRunId',
+        'manifestFingerprint',
+        'parameterHash',
+        'seed',
+      ] as const);
       if (prng.chance(0.5)) {
         pins = { ...pins, [field]: '' };
         labels.push(`pin ${field} empty`);
@@ -294,15 +327,19 @@ export function drawSamples(catalog: Catalog, policy: FeaturePolicy, n: number, 
     } else if (roll < 0.7) {
       const d = prng.pick([1, MICROS_PER_HOUR, MICROS_PER_DAY]);
       asOf = cr.minTs - d;
-      labels.push(`asOf before any data of the run (first event - ${d === 1 ? '1µs' : d === MICROS_PER_HOUR ? '1h' : '1d'})`);
+      labels.push(
+        `asOf before any data of the run (first event - ${d === 1 ? '1µs' : d === MICROS_PER_HOUR ? '1h' : '1d'})`,
+      );
     } else if (roll < 0.78) {
       const edge = hRun - policy.horizonMicros;
       const delta = prng.pick([0, -1, 1]);
       asOf = edge + delta;
-      labels.push(`asOf = earliest servable instant ${delta === 0 ? '' : delta > 0 ? '+ 1µs' : '- 1µs (refused)'}`.trim());
+      labels.push(
+        `asOf = earliest servable instant ${delta === 0 ? '' : delta > 0 ? '+ 1µs' : '- 1µs (refused)'}`.trim(),
+      );
     } else if (roll < 0.85) {
       asOf = cr.maxTs + prng.pick([0, 1, MICROS_PER_HOUR, 8 * MICROS_PER_DAY]);
-      labels.push('asOf at or after the run\'s last event');
+      labels.push("asOf at or after the run's last event");
     } else {
       const lo = cr.minTs - MICROS_PER_DAY;
       const hi = cr.maxTs + 8 * MICROS_PER_DAY;
@@ -313,7 +350,12 @@ export function drawSamples(catalog: Catalog, policy: FeaturePolicy, n: number, 
     samples.push({
       index,
       label: labels.join('; '),
-      input: { pins, asOf: formatTimestamp(asOf), keys, groups: groups.map((g) => ({ name: g.name, version: g.version })) },
+      input: {
+        pins,
+        asOf: formatTimestamp(asOf),
+        keys,
+        groups: groups.map((g) => ({ name: g.name, version: g.version })),
+      },
     });
   }
   return samples;
@@ -368,7 +410,12 @@ interface Asked {
   basis: InputBasis[];
 }
 
-async function mapLimit<T, R>(items: T[], limit: number, f: (t: T) => Promise<R>, onDone: (n: number) => void): Promise<R[]> {
+async function mapLimit<T, R>(
+  items: T[],
+  limit: number,
+  f: (t: T) => Promise<R>,
+  onDone: (n: number) => void,
+): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
   let done = 0;
@@ -383,7 +430,12 @@ async function mapLimit<T, R>(items: T[], limit: number, f: (t: T) => Promise<R>
   return out;
 }
 
-function offlineOutcome(state: ReplayState, policy: FeaturePolicy, input: FeatureRequestInput, basis: InputBasis[]): AnswerOutcome {
+function offlineOutcome(
+  state: ReplayState,
+  policy: FeaturePolicy,
+  input: FeatureRequestInput,
+  basis: InputBasis[],
+): AnswerOutcome {
   try {
     const req = validateRequest(input, policy);
     const content = answerFromReplay(state, policy, req, basis);
@@ -417,8 +469,12 @@ export async function runParity(o: ParityOptions): Promise<ParityReport> {
 
   // 1. What the gateway has applied, replayed once: the catalog to draw from (and, usually, the only replay).
   const catalogBasis = basisFromPartitions(await client.partitions(), offsetKind, policyStreams);
-  if (catalogBasis.length === 0) throw new GatewayError('the gateway reports no partition: has the projector started?');
-  let cached: { key: string; state: ReplayState } = { key: basisKey(catalogBasis), state: await replayAt(catalogBasis) };
+  if (catalogBasis.length === 0)
+    throw new GatewayError('the gateway reports no partition: has the projector started?');
+  let cached: { key: string; state: ReplayState } = {
+    key: basisKey(catalogBasis),
+    state: await replayAt(catalogBasis),
+  };
   const samples = drawSamples(buildCatalog(cached.state), o.policy, o.samples, o.seed);
 
   // 2. Ask the gateway.
@@ -426,10 +482,12 @@ export async function runParity(o: ParityOptions): Promise<ParityReport> {
     samples,
     o.concurrency ?? 4,
     async (sample): Promise<Asked> => {
-      const r = await client.query<{ features: (GraphqlSnapshot & { __typename: 'FeatureSnapshot' }) | { __typename: 'FeaturesError'; code: string; detail: string }; partitions: PartitionRow[] }>(
-        PARITY_QUERY,
-        sample.input as unknown as Record<string, unknown>,
-      );
+      const r = await client.query<{
+        features:
+          | (GraphqlSnapshot & { __typename: 'FeatureSnapshot' })
+          | { __typename: 'FeaturesError'; code: string; detail: string };
+        partitions: PartitionRow[];
+      }>(PARITY_QUERY, sample.input as unknown as Record<string, unknown>);
       if (!r.data) {
         const e = r.errors?.[0];
         const code = e?.extensions?.code ?? 'GRAPHQL_ERROR';
@@ -437,7 +495,8 @@ export async function runParity(o: ParityOptions): Promise<ParityReport> {
       }
       const f = r.data.features;
       const current = basisFromPartitions(r.data.partitions, offsetKind, policyStreams);
-      if (f.__typename === 'FeaturesError') return { sample, online: { kind: 'error', code: f.code, detail: f.detail }, basis: current };
+      if (f.__typename === 'FeaturesError')
+        return { sample, online: { kind: 'error', code: f.code, detail: f.detail }, basis: current };
       const content = fromGraphqlSnapshot(f, o.policy);
       const read = new Set(content.inputBasis.map((b) => b.stream));
       return {
@@ -457,7 +516,16 @@ export async function runParity(o: ParityOptions): Promise<ParityReport> {
     if (!list) byBasis.set(k, (list = []));
     list.push(a);
   }
-  const report: ParityReport = { samples: samples.length, matches: 0, mismatches: [], outcomes: {}, statuses: {}, errorsByCode: {}, replays, elapsedMs: 0 };
+  const report: ParityReport = {
+    samples: samples.length,
+    matches: 0,
+    mismatches: [],
+    outcomes: {},
+    statuses: {},
+    errorsByCode: {},
+    replays,
+    elapsedMs: 0,
+  };
   let compared = 0;
   for (const [key, list] of byBasis) {
     const state = cached.key === key ? cached.state : await replayAt(list[0].basis);
@@ -473,10 +541,17 @@ export async function runParity(o: ParityOptions): Promise<ParityReport> {
         } catch (err) {
           own = `not computable: ${(err as Error).message}`;
         }
-        if (own !== a.online.snapshotHash) diff.push({ path: 'snapshotHash (recomputed from the online answer)', online: a.online.snapshotHash, offline: own });
+        if (own !== a.online.snapshotHash)
+          diff.push({
+            path: 'snapshotHash (recomputed from the online answer)',
+            online: a.online.snapshotHash,
+            offline: own,
+          });
       }
       const outcome = a.online.kind === 'snapshot' ? 'OK' : a.online.code;
-      if (a.online.kind === 'snapshot') for (const e of a.online.content.features) report.statuses[e.status] = (report.statuses[e.status] ?? 0) + 1;
+      if (a.online.kind === 'snapshot')
+        for (const e of a.online.content.features)
+          report.statuses[e.status] = (report.statuses[e.status] ?? 0) + 1;
       report.outcomes[outcome] = (report.outcomes[outcome] ?? 0) + 1;
       for (const code of new Set([a.online, offline].flatMap((x) => (x.kind === 'error' ? [x.code] : [])))) {
         const c = (report.errorsByCode[code] ??= { matched: 0, mismatched: 0 });
@@ -500,24 +575,29 @@ export function formatParityReport(r: ParityReport, options: { maxMismatches?: n
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');
   lines.push(
-    `parity: ${r.samples} samples, ${r.matches} match, ${r.mismatches.length} mismatch (${(100 * r.matches / Math.max(1, r.samples)).toFixed(1)} % match) in ${(r.elapsedMs / 1000).toFixed(1)} s`,
+    `parity: ${r.samples} samples, ${r.matches} match, ${r.mismatches.length} mismatch (${((100 * r.matches) / Math.max(1, r.samples)).toFixed(1)} % match) in ${(r.elapsedMs / 1000).toFixed(1)} s`,
   );
   lines.push(`online answers: ${outcomes || 'none'}`);
   const statuses = Object.entries(r.statuses).sort(([a], [b]) => (a < b ? -1 : 1));
-  if (statuses.length > 0) lines.push(`entries of snapshots: ${statuses.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (statuses.length > 0)
+    lines.push(`entries of snapshots: ${statuses.map(([k, v]) => `${k} ${v}`).join(', ')}`);
   const codes = Object.entries(r.errorsByCode).sort(([a], [b]) => (a < b ? -1 : 1));
-  if (codes.length > 0) lines.push(`errors by code: ${codes.map(([c, v]) => `${c} ${v.matched} matched${v.mismatched ? `, ${v.mismatched} mismatched` : ''}`).join('; ')}`);
+  if (codes.length > 0)
+    lines.push(
+      `errors by code: ${codes.map(([c, v]) => `${c} ${v.matched} matched${v.mismatched ? `, ${v.mismatched} mismatched` : ''}`).join('; ')}`,
+    );
   lines.push(
     `replays: ${r.replays.length} distinct basis${r.replays.length === 1 ? '' : 'es'} (${r.replays.map((x) => `${x.records.toLocaleString('en-US')} records in ${(x.ms / 1000).toFixed(1)} s`).join(', ')})`,
   );
   const max = options.maxMismatches ?? 20;
   r.mismatches.slice(0, max).forEach((m, i) => {
     lines.push('');
-    lines.push(`mismatch ${i + 1}/${r.mismatches.length}: sample ${m.sample.index} (${m.sample.label || 'plain request'})`);
+    lines.push(
+      `mismatch ${i + 1}/${r.mismatches.length}: sample ${m.sample.index} (${m.sample.label || 'plain request'})`,
+    );
     lines.push(`  request ${JSON.stringify(m.sample.input)}`);
     lines.push(formatDiff(m.diff, '  '));
   });
   if (r.mismatches.length > max) lines.push(`... and ${r.mismatches.length - max} more mismatches`);
   return lines.join('\n');
 }
-

@@ -8,18 +8,27 @@ import { FileEventBus } from '../bus/file-bus';
 import { envelopeSchema, payloadSchemas } from '../contracts';
 import { RecordParser } from '../core/envelope';
 import type { FeaturePolicy } from '../core/policy';
-import { encodePrepared, type PrepareReply, type PrepareRequest, type PrepareWorkerData } from './parallel-codec';
+import {
+  encodePrepared,
+  type PrepareReply,
+  type PrepareRequest,
+  type PrepareWorkerData,
+} from './parallel-codec';
 
 const data = workerData as PrepareWorkerData;
 const policy: FeaturePolicy = data.policy;
 const parser = new RecordParser({ envelopeSchema, payloadSchemas });
 const bus = new FileEventBus(data.busRoot);
-const sentRuns = new Set<string>();
 
 async function handle(req: PrepareRequest): Promise<PrepareReply> {
   try {
     const read = await bus.read(req.stream, req.partition, req.from, req.count);
-    return { id: req.id, ok: true, nextOffset: read.nextOffset, ...encodePrepared(read.records, policy, parser, sentRuns) };
+    return {
+      id: req.id,
+      ok: true,
+      nextOffset: read.nextOffset,
+      ...encodePrepared(read.records, policy, parser),
+    };
   } catch (err) {
     const e = err as Error & { stream?: string; partition?: number; offset?: number };
     return {

@@ -37,7 +37,10 @@ export interface ReplayCommandDeps {
  * RequestArgError, ReplayBasisError) with a one-line message; a request the gateway would refuse comes back as an
  * error outcome, like the gateway's answer.
  */
-export async function replayCommand(args: ReplayCommandArgs, deps: ReplayCommandDeps): Promise<AnswerOutcome> {
+export async function replayCommand(
+  args: ReplayCommandArgs,
+  deps: ReplayCommandDeps,
+): Promise<AnswerOutcome> {
   const input = {
     pins: parsePinsArg(args.pins),
     asOf: args.asOf,
@@ -77,7 +80,11 @@ export type ReplayOutputFormat = 'document' | 'graphql' | 'canonical';
 export function formatReplayOutcome(outcome: AnswerOutcome, format: ReplayOutputFormat = 'document'): string {
   if (outcome.kind === 'error') {
     const retryable = outcome.code === 'UNAVAILABLE' || outcome.code === 'MISSING_PROVENANCE';
-    return JSON.stringify({ __typename: 'FeaturesError', code: outcome.code, retryable, detail: outcome.detail }, null, 2);
+    return JSON.stringify(
+      { __typename: 'FeaturesError', code: outcome.code, retryable, detail: outcome.detail },
+      null,
+      2,
+    );
   }
   switch (format) {
     case 'canonical':
@@ -85,6 +92,10 @@ export function formatReplayOutcome(outcome: AnswerOutcome, format: ReplayOutput
     case 'graphql':
       return JSON.stringify(toGraphqlSnapshot(outcome.content, outcome.snapshotHash), null, 2);
     default:
-      return JSON.stringify({ snapshotHash: outcome.snapshotHash, snapshot: snapshotHashDocument(outcome.content) }, null, 2);
+      return JSON.stringify(
+        { snapshotHash: outcome.snapshotHash, snapshot: snapshotHashDocument(outcome.content) },
+        null,
+        2,
+      );
   }
 }

@@ -11,12 +11,25 @@ import { createHash } from 'node:crypto';
 import { BusHistoryRewrittenError } from '../bus/errors';
 import type { EventBus } from '../bus/event-bus';
 import { FileEventBus } from '../bus/file-bus';
-import { emptyPartial, finishAggregate, mergePartials, singlePartial, type EventPosition, type Partial } from '../core/aggregate';
+import {
+  emptyPartial,
+  finishAggregate,
+  mergePartials,
+  singlePartial,
+  type EventPosition,
+  type Partial,
+} from '../core/aggregate';
 import { Decimal } from '../core/decimal';
 import type { RecordParser } from '../core/envelope';
 import { runKeyOf, type ContextPins } from '../core/pins';
 import { streamsOf, type FeatureGroup, type FeaturePolicy } from '../core/policy';
-import { StateOverlay, classifyInOrder, prepareRecord, type Decision, type Prepared } from '../core/projection';
+import {
+  StateOverlay,
+  classifyInOrder,
+  prepareRecord,
+  type Decision,
+  type Prepared,
+} from '../core/projection';
 import { RECORD_CLASSES, isInvalidClass, type RecordClass } from '../core/record';
 import {
   computeFreshness,
@@ -76,7 +89,12 @@ export class EventTable {
   }
 
   position(i: number): EventPosition {
-    return { ts: this.ts[i], stream: this.streams[this.streamId[i]], partition: this.partition[i], offset: this.offset[i] };
+    return {
+      ts: this.ts[i],
+      stream: this.streams[this.streamId[i]],
+      partition: this.partition[i],
+      offset: this.offset[i],
+    };
   }
 
   private grow(): void {
@@ -138,10 +156,13 @@ export interface ReplayOptions {
   /** Records per bus read. Default 5000 (2000 with workers). */
   batchSize?: number;
   /**
-   * Worker threads that read and prepare records ahead of the main thread (file bus only). Default 0: everything on
-   * the calling thread. The result is identical either way.
+   * Worker threads that read and prepare records ahead of the main thread (file bus only; workers parse with the
+   * platform contracts of src/contracts, not `parser`). Default 0: everything on the calling thread. The result is
+   * identical either way.
    */
   workers?: number;
+  /** Below this many records the replay stays on the calling thread (starting workers costs more). Default 20,000. */
+  minRecordsForWorkers?: number;
 }
 
 const groupRef = (g: { name: string; version: string }) => `${g.name}/${g.version}`;
@@ -165,10 +186,13 @@ export function normaliseBasis(basis: InputBasis[]): InputBasis[] {
           if (!Number.isSafeInteger(partition) || partition < 0) {
             throw new ReplayBasisError(`${b.stream}: partition ${partition} is not a non-negative integer`);
           }
-          if (partitions.has(partition)) throw new ReplayBasisError(`${b.stream}: partition ${partition} named twice`);
+          if (partitions.has(partition))
+            throw new ReplayBasisError(`${b.stream}: partition ${partition} named twice`);
           partitions.add(partition);
           if (!/^(0|[1-9][0-9]{0,15})$/.test(offset) || !Number.isSafeInteger(Number(offset))) {
-            throw new ReplayBasisError(`${b.stream}/${partition}: offset "${offset}" is not a non-negative integer`);
+            throw new ReplayBasisError(
+              `${b.stream}/${partition}: offset "${offset}" is not a non-negative integer`,
+            );
           }
           return { partition, offset };
         });
@@ -177,7 +201,11 @@ export function normaliseBasis(basis: InputBasis[]): InputBasis[] {
 }
 
 /** The current end of every partition of `streams` (default: every stream the policy reads): a basis covering all. */
-export async function fullBasis(bus: EventBus, policy: FeaturePolicy, streams = streamsOf(policy.groups)): Promise<InputBasis[]> {
+export async function fullBasis(
+  bus: EventBus,
+  policy: FeaturePolicy,
+  streams = streamsOf(policy.groups),
+): Promise<InputBasis[]> {
   const out: InputBasis[] = [];
   for (const stream of [...streams].sort()) {
     const offsets: InputBasis['offsets'] = [];
@@ -199,7 +227,12 @@ async function guardHistory<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
-function historyRewritten(err: { stream?: string; partition?: number; offset?: number; message: string }): ReplayHistoryRewrittenError {
+function historyRewritten(err: {
+  stream?: string;
+  partition?: number;
+  offset?: number;
+  message: string;
+}): ReplayHistoryRewrittenError {
   const detail = err.message.replace(/^bus history rewritten: .*? below offset [0-9]+: /, '');
   return new ReplayHistoryRewrittenError(
     `bus history rewritten: ${err.stream} partition ${err.partition} changed below offset ${err.offset} (${detail}); ` +
@@ -212,18 +245,24 @@ function historyRewritten(err: { stream?: string; partition?: number; offset?: n
  * Checks that every partition of `basis` can be read up to its offset; returns the partitions to read.
  * @throws ReplayBasisError naming the partition: not on the bus, or its offset beyond the bus end
  */
-export async function checkBasisOnBus(bus: EventBus, basis: InputBasis[]): Promise<{ stream: string; partition: number; until: number }[]> {
+export async function checkBasisOnBus(
+  bus: EventBus,
+  basis: InputBasis[],
+): Promise<{ stream: string; partition: number; until: number }[]> {
   const out: { stream: string; partition: number; until: number }[] = [];
   for (const b of normaliseBasis(basis)) {
     if (b.offsetKind !== bus.offsetKind) {
-      throw new ReplayBasisError(`${b.stream}: basis offset kind ${b.offsetKind} is not this bus's ${bus.offsetKind}`);
+      throw new ReplayBasisError(
+        `${b.stream}: basis offset kind ${b.offsetKind} is not this bus's ${bus.offsetKind}`,
+      );
     }
     const known = new Set(await bus.listPartitions(b.stream));
     for (const { partition, offset } of b.offsets) {
       const until = Number(offset);
       if (until === 0) continue;
       if (!known.has(partition)) {
-        const list = known.size === 0 ? `the stream has no partition on the bus` : `it has ${[...known].join(', ')}`;
+        const list =
+          known.size === 0 ? `the stream has no partition on the bus` : `it has ${[...known].join(', ')}`;
         throw new ReplayBasisError(`${b.stream}: partition ${partition} does not exist on the bus (${list})`);
       }
       const end = await guardHistory(() => bus.endOffset(b.stream, partition));
@@ -256,7 +295,8 @@ export async function replayBus(
   const normalised = normaliseBasis(basis);
   const parts = await checkBasisOnBus(bus, normalised);
   const replayer = new Replayer(policy, normalised);
-  if ((o.workers ?? 0) > 0 && bus instanceof FileEventBus) {
+  const records = parts.reduce((sum, p) => sum + p.until, 0);
+  if ((o.workers ?? 0) > 0 && records >= (o.minRecordsForWorkers ?? 20_000) && bus instanceof FileEventBus) {
     await replayPartsInParallel(bus.root, policy, parts, replayer, {
       workers: o.workers as number,
       batchSize: o.batchSize ?? 2000,
@@ -272,7 +312,9 @@ export async function replayBus(
     while (at < until) {
       const read = await guardHistory(() => bus.read(stream, partition, at, Math.min(batchSize, until - at)));
       if (read.records.length === 0) {
-        throw new ReplayHistoryRewrittenError(`${stream}/${partition}: no record at offset ${at} although the bus end was past it`);
+        throw new ReplayHistoryRewrittenError(
+          `${stream}/${partition}: no record at offset ${at} although the bus end was past it`,
+        );
       }
       replayer.absorbPrepared(read.records.map((r) => prepareRecord(r, policy, parser)));
       at = read.nextOffset;
@@ -292,7 +334,13 @@ export class Replayer {
     private readonly policy: FeaturePolicy,
     basis: InputBasis[],
   ) {
-    this.state = { runs: new Map(), quarantinedOnly: new Map(), counts: emptyCounts(), basis, events: new EventTable() };
+    this.state = {
+      runs: new Map(),
+      quarantinedOnly: new Map(),
+      counts: emptyCounts(),
+      basis,
+      events: new EventTable(),
+    };
   }
 
   absorbPrepared(prepared: Prepared[]): void {
@@ -309,7 +357,8 @@ export class Replayer {
       if (run) run.quarantined.add(d.record.stream);
       else {
         let q = state.quarantinedOnly.get(runKey);
-        if (!q) state.quarantinedOnly.set(runKey, (q = { pins: sixPins(pins as ContextPins), streams: new Set() }));
+        if (!q)
+          state.quarantinedOnly.set(runKey, (q = { pins: sixPins(pins as ContextPins), streams: new Set() }));
         q.streams.add(d.record.stream);
       }
       return;
@@ -321,7 +370,13 @@ export class Replayer {
     if (!run) {
       const q = state.quarantinedOnly.get(d.runKey);
       state.quarantinedOnly.delete(d.runKey);
-      run = { pins: sixPins(envelope.pins), h: new Map(), minTs: new Map(), quarantined: q?.streams ?? new Set(), groups: new Map() };
+      run = {
+        pins: sixPins(envelope.pins),
+        h: new Map(),
+        minTs: new Map(),
+        quarantined: q?.streams ?? new Set(),
+        groups: new Map(),
+      };
       state.runs.set(d.runKey, run);
     }
     const h = run.h.get(record.stream);
@@ -369,7 +424,14 @@ function offsetsOf(basis: InputBasis[], stream: string): Map<number, string> {
 }
 
 /** Aggregates one field of a key's events over [lo, hi). */
-function windowPartial(events: EventTable, ks: KeySeries, stride: number, fieldIndex: number, lo: Micros, hi: Micros): Partial {
+function windowPartial(
+  events: EventTable,
+  ks: KeySeries,
+  stride: number,
+  fieldIndex: number,
+  lo: Micros,
+  hi: Micros,
+): Partial {
   let partial = emptyPartial();
   for (let i = 0; i < ks.length; i += stride) {
     const e = ks[i] as number;
@@ -387,7 +449,12 @@ function windowPartial(events: EventTable, ks: KeySeries, stride: number, fieldI
  * @throws ReplayBasisError when `basis` does not name a stream the groups read, or differs from the replayed basis
  *   on a stream the groups read
  */
-export function answerFromReplay(state: ReplayState, policy: FeaturePolicy, req: FeatureRequest, basis: InputBasis[]): SnapshotContent {
+export function answerFromReplay(
+  state: ReplayState,
+  policy: FeaturePolicy,
+  req: FeatureRequest,
+  basis: InputBasis[],
+): SnapshotContent {
   const streams = streamsOf(req.groups);
   const normalised = normaliseBasis(basis);
   for (const stream of streams) {
@@ -395,14 +462,20 @@ export function answerFromReplay(state: ReplayState, policy: FeaturePolicy, req:
     const replayed = offsetsOf(state.basis, stream);
     if (!normalised.some((b) => b.stream === stream)) {
       const reader = req.groups.find((g) => g.streams.includes(stream)) as FeatureGroup;
-      throw new ReplayBasisError(`basis names no offsets for ${stream}, which group ${groupRef(reader)} reads`);
+      throw new ReplayBasisError(
+        `basis names no offsets for ${stream}, which group ${groupRef(reader)} reads`,
+      );
     }
     const same = wanted.size === replayed.size && [...wanted].every(([p, o]) => replayed.get(p) === o);
     if (!same) throw new ReplayBasisError(`${stream}: the requested basis differs from the basis replayed`);
   }
   const runKey = runKeyOf(req.pins);
   const run = state.runs.get(runKey);
-  if (run === undefined) throw new FeaturesRequestError('NOT_FOUND', 'no event with these six pins has been applied on any stream');
+  if (run === undefined)
+    throw new FeaturesRequestError(
+      'NOT_FOUND',
+      'no event with these six pins has been applied on any stream',
+    );
   let h: Micros | null = null;
   for (const s of streams) {
     const hs = run.h.get(s);
@@ -482,19 +555,24 @@ export function replayStateDigest(state: ReplayState): string {
   const runKeys = [...state.runs.keys()].sort();
   for (const runKey of runKeys) {
     const run = state.runs.get(runKey) as RunState;
-    hash.update(`run ${runKey} ${JSON.stringify([...run.h].sort())} ${JSON.stringify([...run.minTs].sort())} ${[...run.quarantined].sort().join(',')}\n`);
+    hash.update(
+      `run ${runKey} ${JSON.stringify([...run.h].sort())} ${JSON.stringify([...run.minTs].sort())} ${[...run.quarantined].sort().join(',')}\n`,
+    );
     for (const ref of [...run.groups.keys()].sort()) {
       const keys = run.groups.get(ref) as Map<string, KeySeries>;
       for (const keyId of [...keys.keys()].sort()) {
         const ks = keys.get(keyId) as KeySeries;
         hash.update(`${ref} ${keyId}`);
-        for (const x of ks) hash.update(typeof x === 'number' ? ` ${JSON.stringify(state.events.position(x))}` : ` ${x}`);
+        for (const x of ks)
+          hash.update(typeof x === 'number' ? ` ${JSON.stringify(state.events.position(x))}` : ` ${x}`);
         hash.update('\n');
       }
     }
   }
   for (const runKey of [...state.quarantinedOnly.keys()].sort()) {
-    hash.update(`quarantined-only ${runKey} ${[...(state.quarantinedOnly.get(runKey)?.streams ?? [])].sort().join(',')}\n`);
+    hash.update(
+      `quarantined-only ${runKey} ${[...(state.quarantinedOnly.get(runKey)?.streams ?? [])].sort().join(',')}\n`,
+    );
   }
   return hash.digest('hex');
 }

@@ -12,7 +12,10 @@ export class RequestArgError extends Error {
   override name = 'RequestArgError';
 }
 
-const PIN_NAMES: [string, keyof ContextPins][] = [...REQUIRED_PIN_FIELDS.map(([s, c]) => [s, c] as [string, keyof ContextPins]), ['run_id', 'runId']];
+const PIN_NAMES: [string, keyof ContextPins][] = [
+  ...REQUIRED_PIN_FIELDS.map(([s, c]) => [s, c] as [string, keyof ContextPins]),
+  ['run_id', 'runId'],
+];
 
 function pinText(value: JsonValue, name: string): string | null {
   if (value === null) return null;
@@ -28,7 +31,9 @@ export function parsePinsArg(arg: string): FeatureRequestInput['pins'] {
     try {
       text = fs.readFileSync(arg, 'utf8');
     } catch (err) {
-      throw new RequestArgError(`--pins: "${arg}" is neither JSON nor a readable file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      throw new RequestArgError(
+        `--pins: "${arg}" is neither JSON nor a readable file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      );
     }
   }
   let value: JsonValue;
@@ -47,28 +52,39 @@ export function parsePinsArg(arg: string): FeatureRequestInput['pins'] {
     if (v !== undefined) pins[camel] = pinText(v, camel) ?? undefined;
   }
   const unknown = Object.keys(value).filter((k) => !known.has(k));
-  if (unknown.length > 0) throw new RequestArgError(`--pins: unknown pin ${unknown[0]} (pins are ${PIN_NAMES.map(([, c]) => c).join(', ')})`);
+  if (unknown.length > 0)
+    throw new RequestArgError(
+      `--pins: unknown pin ${unknown[0]} (pins are ${PIN_NAMES.map(([, c]) => c).join(', ')})`,
+    );
   return pins;
 }
 
 /** Reads `--keys keyType:keyId,...`. */
 export function parseKeysArg(arg: string): FeatureRequestInput['keys'] {
-  const items = arg.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const items = arg
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   if (items.length === 0) throw new RequestArgError('--keys: give at least one keyType:keyId');
   return items.map((item) => {
     const at = item.indexOf(':');
-    if (at <= 0 || at === item.length - 1) throw new RequestArgError(`--keys: "${item}" is not keyType:keyId`);
+    if (at <= 0 || at === item.length - 1)
+      throw new RequestArgError(`--keys: "${item}" is not keyType:keyId`);
     return { keyType: item.slice(0, at), keyId: item.slice(at + 1) };
   });
 }
 
 /** Reads `--groups name/version,...`. */
 export function parseGroupsArg(arg: string): FeatureRequestInput['groups'] {
-  const items = arg.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const items = arg
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   if (items.length === 0) throw new RequestArgError('--groups: give at least one name/version');
   return items.map((item) => {
     const at = item.indexOf('/');
-    if (at <= 0 || at === item.length - 1) throw new RequestArgError(`--groups: "${item}" is not name/version (for example merchant_velocity/v1)`);
+    if (at <= 0 || at === item.length - 1)
+      throw new RequestArgError(`--groups: "${item}" is not name/version (for example merchant_velocity/v1)`);
     return { name: item.slice(0, at), version: item.slice(at + 1) };
   });
 }

@@ -6,6 +6,7 @@ import { Client, Connection, ScheduleAlreadyRunning } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { ensureSearchAttributes } from '../services/temporal-server';
+import { workflowBundlePath } from './workflow-bundle';
 import type { Duration } from '@temporalio/common';
 import type { EventBus } from '../bus/event-bus';
 import type { RecordParser } from '../core/envelope';
@@ -82,7 +83,7 @@ export async function startProjectorWorker(o: ProjectorWorkerOptions): Promise<R
     connection: nativeConnection,
     namespace: o.namespace,
     taskQueue: o.taskQueue,
-    workflowsPath: require.resolve('../workflows'),
+    workflowBundle: { codePath: await workflowBundlePath() },
     activities,
     maxConcurrentActivityTaskExecutions: o.maxConcurrentActivities ?? 16,
     // Updates and queries must be answered even while a long-poll activity runs.

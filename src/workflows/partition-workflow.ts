@@ -34,8 +34,8 @@ export interface PartitionWorkflowInput {
   /** Records per batch. Default 2000. */
   batchSize?: number;
   /**
-   * Batches one activity may apply back to back while behind. Default 1: one activity per batch, which measured
-   * best (see README, "One activity per batch").
+   * Batches one activity may apply back to back (waiting for new records between them, up to 10 s per activity).
+   * Default 16; 1 means one activity per batch. Measured in README, "Batches per activity".
    */
   batchesPerActivity?: number;
   /** How long one poll waits for new records when caught up. Default 60 s. */
@@ -116,7 +116,7 @@ export async function partitionWorkflow(input: PartitionWorkflowInput): Promise<
           partition,
           maxRecords: batchSize,
           waitMs: caughtUp ? idleWaitMs : 0,
-          maxBatches: input.batchesPerActivity ?? 1,
+          maxBatches: input.batchesPerActivity ?? 16,
         }),
       );
       status.endOffset = result.endOffset;

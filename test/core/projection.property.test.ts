@@ -26,8 +26,20 @@ import {
   type ClassificationState,
   type Decision,
 } from '../../src/core/projection';
-import { snapshotHash, type FeatureEntry, type Freshness, type SnapshotContent } from '../../src/core/snapshot';
-import { MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_MINUTE, formatTimestamp, parseTimestamp, type Micros } from '../../src/core/time';
+import {
+  snapshotHash,
+  type FeatureEntry,
+  type Freshness,
+  type SnapshotContent,
+} from '../../src/core/snapshot';
+import {
+  MICROS_PER_DAY,
+  MICROS_PER_HOUR,
+  MICROS_PER_MINUTE,
+  formatTimestamp,
+  parseTimestamp,
+  type Micros,
+} from '../../src/core/time';
 import { Replayer, answerFromReplay, replayBus, type ReplayState } from '../../src/replay/replay';
 import { FeaturesRequestError } from '../../src/serving/errors';
 import { validateRequest, type FeatureRequestInput } from '../../src/serving/request';
@@ -116,21 +128,39 @@ function place(g: GeneratedBus, stream: string, partition: number, line: string,
   list.push(m);
 }
 
-const amountArb = fc.record({ units: fc.integer({ min: -2_000_000, max: 20_000_000 }), scale: fc.integer({ min: 0, max: 3 }) }).map(({ units, scale }) => {
-  const neg = units < 0;
-  const digits = String(Math.abs(units)).padStart(scale + 1, '0');
-  const text = scale === 0 ? digits : `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
-  return neg ? `-${text}` : text;
-});
+const amountArb = fc
+  .record({ units: fc.integer({ min: -2_000_000, max: 20_000_000 }), scale: fc.integer({ min: 0, max: 3 }) })
+  .map(({ units, scale }) => {
+    const neg = units < 0;
+    const digits = String(Math.abs(units)).padStart(scale + 1, '0');
+    const text = scale === 0 ? digits : `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
+    return neg ? `-${text}` : text;
+  });
 
 /** Event times clustered around a few instants, so windows overlap, hit edges and exceed the horizon. */
-const CENTERS = [0, MICROS_PER_HOUR, MICROS_PER_DAY, 7 * MICROS_PER_DAY, 8 * MICROS_PER_DAY, 12 * MICROS_PER_DAY];
+const CENTERS = [
+  0,
+  MICROS_PER_HOUR,
+  MICROS_PER_DAY,
+  7 * MICROS_PER_DAY,
+  8 * MICROS_PER_DAY,
+  12 * MICROS_PER_DAY,
+];
 const tsArb = (spread: Micros) =>
-  fc.oneof(
-    fc.integer({ min: 0, max: spread }),
-    fc.tuple(fc.constantFrom(...CENTERS.filter((c) => c <= spread)), fc.integer({ min: -2 * MICROS_PER_HOUR, max: 2 * MICROS_PER_HOUR })).map(([c, j]) => Math.max(0, c + j)),
-    fc.tuple(fc.constantFrom(...CENTERS.filter((c) => c <= spread)), fc.integer({ min: -3, max: 3 })).map(([c, j]) => Math.max(0, c + j)),
-  ).map((o) => T0 + o);
+  fc
+    .oneof(
+      fc.integer({ min: 0, max: spread }),
+      fc
+        .tuple(
+          fc.constantFrom(...CENTERS.filter((c) => c <= spread)),
+          fc.integer({ min: -2 * MICROS_PER_HOUR, max: 2 * MICROS_PER_HOUR }),
+        )
+        .map(([c, j]) => Math.max(0, c + j)),
+      fc
+        .tuple(fc.constantFrom(...CENTERS.filter((c) => c <= spread)), fc.integer({ min: -3, max: 3 }))
+        .map(([c, j]) => Math.max(0, c + j)),
+    )
+    .map((o) => T0 + o);
 
 const eventArb = (spread: Micros, ids: number) =>
   fc.record({
@@ -144,12 +174,28 @@ const eventArb = (spread: Micros, ids: number) =>
 
 type Step =
   | { kind: 'event'; e: TestEvent; partition: number; encoding: number }
-  | { kind: 'copy'; of: number; encoding: number; literal: number; crossPartition: boolean; anomaly: boolean; amount: string }
+  | {
+      kind: 'copy';
+      of: number;
+      encoding: number;
+      literal: number;
+      crossPartition: boolean;
+      anomaly: boolean;
+      amount: string;
+    }
   | { kind: 'invalid'; cls: InvalidKind; e: TestEvent; variant: number; partition: number };
 
 const stepArb = (spread: Micros, ids: number): fc.Arbitrary<Step> =>
   fc.oneof(
-    { weight: 10, arbitrary: fc.record({ kind: fc.constant('event' as const), e: eventArb(spread, ids), partition: fc.integer({ min: 0, max: 1 }), encoding: fc.integer({ min: 0, max: ENCODINGS - 1 }) }) },
+    {
+      weight: 10,
+      arbitrary: fc.record({
+        kind: fc.constant('event' as const),
+        e: eventArb(spread, ids),
+        partition: fc.integer({ min: 0, max: 1 }),
+        encoding: fc.integer({ min: 0, max: ENCODINGS - 1 }),
+      }),
+    },
     {
       weight: 3,
       arbitrary: fc.record({
@@ -180,7 +226,11 @@ function buildBus(steps: Step[]): GeneratedBus {
   const placed: { e: TestEvent; partition: number }[] = [];
   for (const s of steps) {
     if (s.kind === 'event') {
-      place(g, streamOf(s.e), s.partition, renderEvent(s.e, s.encoding), { kind: 'event', e: s.e, amount: s.e.amount });
+      place(g, streamOf(s.e), s.partition, renderEvent(s.e, s.encoding), {
+        kind: 'event',
+        e: s.e,
+        amount: s.e.amount,
+      });
       placed.push({ e: s.e, partition: s.partition });
       g.events.push(s.e);
     } else if (s.kind === 'copy') {
@@ -188,10 +238,21 @@ function buildBus(steps: Step[]): GeneratedBus {
       const orig = placed[s.of % placed.length];
       const partition = s.crossPartition ? 1 - orig.partition : orig.partition;
       const literals = equivalentAmounts(orig.e.amount);
-      const amount = s.anomaly && new DecimalJs(s.amount).eq(orig.e.amount) === false ? s.amount : literals[s.literal % literals.length];
-      place(g, streamOf(orig.e), partition, renderEvent(orig.e, s.encoding, amount), { kind: 'event', e: orig.e, amount });
+      const amount =
+        s.anomaly && new DecimalJs(s.amount).eq(orig.e.amount) === false
+          ? s.amount
+          : literals[s.literal % literals.length];
+      place(g, streamOf(orig.e), partition, renderEvent(orig.e, s.encoding, amount), {
+        kind: 'event',
+        e: orig.e,
+        amount,
+      });
     } else {
-      place(g, streamOf(s.e), s.partition, renderInvalid(s.cls, s.e, s.variant), { kind: 'invalid', cls: s.cls, run: s.e.run });
+      place(g, streamOf(s.e), s.partition, renderInvalid(s.cls, s.e, s.variant), {
+        kind: 'invalid',
+        cls: s.cls,
+        run: s.e.run,
+      });
     }
   }
   return g;
@@ -276,11 +337,17 @@ type Expected = { error: string } | { features: FeatureEntry[]; freshness: Fresh
 
 /** The oracle's answer to a request over the default-free test policy. */
 function oracleAnswer(o: Oracle, input: FeatureRequestInput): Expected {
-  const run = RUNS.findIndex((r) => r.seed === input.pins.seed && r.scenario_run_id === input.pins.scenarioRunId);
-  const groups = input.groups.map((ref) => POLICY.groups.find((g) => g.name === ref.name && g.version === ref.version));
+  const run = RUNS.findIndex(
+    (r) => r.seed === input.pins.seed && r.scenario_run_id === input.pins.scenarioRunId,
+  );
+  const groups = input.groups.map((ref) =>
+    POLICY.groups.find((g) => g.name === ref.name && g.version === ref.version),
+  );
   if (groups.some((g) => g === undefined)) return { error: 'INVALID_REQUEST' };
   const gs = groups.filter((g, i) => groups.findIndex((x) => x === g) === i) as typeof POLICY.groups;
-  const keys = input.keys.filter((k, i) => input.keys.findIndex((x) => x.keyType === k.keyType && x.keyId === k.keyId) === i);
+  const keys = input.keys.filter(
+    (k, i) => input.keys.findIndex((x) => x.keyType === k.keyType && x.keyId === k.keyId) === i,
+  );
   if (keys.some((k) => !gs.some((g) => g.keyType === k.keyType))) return { error: 'INVALID_REQUEST' };
   const asOf = parseTimestamp(input.asOf) as Micros;
   const mine = o.applied.filter((e) => e.run === run);
@@ -294,7 +361,9 @@ function oracleAnswer(o: Oracle, input: FeatureRequestInput): Expected {
     for (const k of keys) {
       if (k.keyType !== g.keyType) continue;
       const events = mine.filter((e) => g.streams.includes(e.stream) && e.key === k.keyId);
-      const upTo = events.filter((e) => e.ts <= asOf && h !== null && e.ts > h - KEY_RETENTION).map((e) => e.ts);
+      const upTo = events
+        .filter((e) => e.ts <= asOf && h !== null && e.ts > h - KEY_RETENTION)
+        .map((e) => e.ts);
       const last = upTo.length === 0 ? null : Math.max(...upTo);
       const status = last === null ? 'NO_DATA' : asOf - last > g.ttlMicros ? 'STALE' : 'OK';
       const values = [];
@@ -311,16 +380,34 @@ function oracleAnswer(o: Oracle, input: FeatureRequestInput): Expected {
               value = { kind: 'decimal', value: canonicalText(sum) };
               break;
             case 'min':
-              value = { kind: 'decimal', value: inside.length === 0 ? null : canonicalText(D.min(...inside.map((e) => e.value))) };
+              value = {
+                kind: 'decimal',
+                value: inside.length === 0 ? null : canonicalText(D.min(...inside.map((e) => e.value))),
+              };
               break;
             case 'max':
-              value = { kind: 'decimal', value: inside.length === 0 ? null : canonicalText(D.max(...inside.map((e) => e.value))) };
+              value = {
+                kind: 'decimal',
+                value: inside.length === 0 ? null : canonicalText(D.max(...inside.map((e) => e.value))),
+              };
               break;
             case 'avg':
-              value = { kind: 'decimal', value: inside.length === 0 ? null : canonicalText(sum.div(inside.length).toDecimalPlaces(6, DecimalJs.ROUND_HALF_EVEN)) };
+              value = {
+                kind: 'decimal',
+                value:
+                  inside.length === 0
+                    ? null
+                    : canonicalText(sum.div(inside.length).toDecimalPlaces(6, DecimalJs.ROUND_HALF_EVEN)),
+              };
               break;
             case 'last': {
-              const latest = [...inside].sort((a, b) => b.ts - a.ts || (a.stream < b.stream ? 1 : a.stream > b.stream ? -1 : 0) || b.partition - a.partition || b.offset - a.offset)[0];
+              const latest = [...inside].sort(
+                (a, b) =>
+                  b.ts - a.ts ||
+                  (a.stream < b.stream ? 1 : a.stream > b.stream ? -1 : 0) ||
+                  b.partition - a.partition ||
+                  b.offset - a.offset,
+              )[0];
               value = { kind: 'decimal', value: latest === undefined ? null : canonicalText(latest.value) };
               break;
             }
@@ -328,7 +415,15 @@ function oracleAnswer(o: Oracle, input: FeatureRequestInput): Expected {
           values.push({ name: `${f.name}_${w.label}`, value });
         }
       }
-      features.push({ group: g.name, version: g.version, keyType: k.keyType, keyId: k.keyId, status, lastEventTsUtc: last === null ? null : formatTimestamp(last), values });
+      features.push({
+        group: g.name,
+        version: g.version,
+        keyType: k.keyType,
+        keyId: k.keyId,
+        status,
+        lastEventTsUtc: last === null ? null : formatTimestamp(last),
+        values,
+      });
     }
   }
   const flags: Freshness['flags'] = [];
@@ -344,35 +439,48 @@ function oracleAnswer(o: Oracle, input: FeatureRequestInput): Expected {
 function asOfCandidates(events: TestEvent[]): Micros[] {
   const out: Micros[] = [T0 - 1, T0 - MICROS_PER_DAY];
   for (const e of events.slice(0, 40)) {
-    for (const d of [0, MICROS_PER_MINUTE, MICROS_PER_HOUR, MICROS_PER_DAY, 7 * MICROS_PER_DAY]) out.push(e.ts + d, e.ts + d - 1, e.ts + d + 1, e.ts - d);
+    for (const d of [0, MICROS_PER_MINUTE, MICROS_PER_HOUR, MICROS_PER_DAY, 7 * MICROS_PER_DAY])
+      out.push(e.ts + d, e.ts + d - 1, e.ts + d + 1, e.ts - d);
   }
   return out;
 }
 
 const queryArb = (events: TestEvent[]): fc.Arbitrary<FeatureRequestInput> =>
-  fc.record({
-    run: fc.integer({ min: 0, max: 2 }),
-    runId: fc.boolean(),
-    asOf: fc.oneof(fc.constantFrom(...asOfCandidates(events)), fc.integer({ min: T0 - MICROS_PER_DAY, max: T0 + 22 * MICROS_PER_DAY })),
-    groups: fc.subarray(POLICY.groups, { minLength: 1 }),
-    keys: fc.array(fc.record({ anchor: fc.boolean(), key: fc.oneof(fc.constantFrom(...KEYS), fc.constant('77')) }), { minLength: 1, maxLength: 5 }),
-  }).map(({ run, runId, asOf, groups, keys }) => {
-    const pins = run === 2 ? { ...requestPins(0), scenarioRunId: 'e5'.repeat(16) } : requestPins(run);
-    const served = new Set(groups.map((g) => g.keyType));
-    return {
-      pins: runId ? { ...pins, runId: 'd4'.repeat(16) } : pins,
-      asOf: formatTimestamp(asOf),
-      groups: groups.map((g) => ({ name: g.name, version: g.version })),
-      keys: keys
-        .map((k) => ({ keyType: k.anchor ? 'merchant_id' : 'flow_id', keyId: k.key.replace(/^-0$/, '0') }))
-        .filter((k) => served.has(k.keyType))
-        .concat(groups.length === 1 ? [{ keyType: groups[0].keyType, keyId: '3' }] : []),
-    };
-  });
+  fc
+    .record({
+      run: fc.integer({ min: 0, max: 2 }),
+      runId: fc.boolean(),
+      asOf: fc.oneof(
+        fc.constantFrom(...asOfCandidates(events)),
+        fc.integer({ min: T0 - MICROS_PER_DAY, max: T0 + 22 * MICROS_PER_DAY }),
+      ),
+      groups: fc.subarray(POLICY.groups, { minLength: 1 }),
+      keys: fc.array(
+        fc.record({ anchor: fc.boolean(), key: fc.oneof(fc.constantFrom(...KEYS), fc.constant('77')) }),
+        { minLength: 1, maxLength: 5 },
+      ),
+    })
+    .map(({ run, runId, asOf, groups, keys }) => {
+      const pins = run === 2 ? { ...requestPins(0), scenarioRunId: 'e5'.repeat(16) } : requestPins(run);
+      const served = new Set(groups.map((g) => g.keyType));
+      return {
+        pins: runId ? { ...pins, runId: 'd4'.repeat(16) } : pins,
+        asOf: formatTimestamp(asOf),
+        groups: groups.map((g) => ({ name: g.name, version: g.version })),
+        keys: keys
+          .map((k) => ({ keyType: k.anchor ? 'merchant_id' : 'flow_id', keyId: k.key.replace(/^-0$/, '0') }))
+          .filter((k) => served.has(k.keyType))
+          .concat(groups.length === 1 ? [{ keyType: groups[0].keyType, keyId: '3' }] : []),
+      };
+    });
 
 type Actual = { error: string } | { content: SnapshotContent };
 
-function actualAnswer(state: ReplayState, input: FeatureRequestInput, basis: SnapshotContent['inputBasis']): Actual {
+function actualAnswer(
+  state: ReplayState,
+  input: FeatureRequestInput,
+  basis: SnapshotContent['inputBasis'],
+): Actual {
   try {
     return { content: answerFromReplay(state, POLICY, validateRequest(input, POLICY), basis) };
   } catch (err) {
@@ -395,7 +503,13 @@ function storeFrom(committed: Decision[]): Store {
   for (const d of committed) {
     if (d.class !== 'applied') continue;
     const dk = dedupeKey(d.runKey, d.envelope.eventType, d.envelope.eventId);
-    if (!applied.has(dk)) applied.set(dk, { payloadHash: d.payloadHash, stream: d.record.stream, partition: d.record.partition, offset: d.record.offset });
+    if (!applied.has(dk))
+      applied.set(dk, {
+        payloadHash: d.payloadHash,
+        stream: d.record.stream,
+        partition: d.record.partition,
+        offset: d.record.offset,
+      });
     const wk = watermarkKey(d.runKey, d.record.stream, d.record.partition);
     const w = watermarks.get(wk);
     if (w === undefined || d.envelope.tsMicros > w) watermarks.set(wk, d.envelope.tsMicros);
@@ -407,10 +521,14 @@ function storeFrom(committed: Decision[]): Store {
   };
 }
 
-async function projectInChunks(bus: MemoryBus, schedule: { pick: number; size: number; restart: boolean }[]): Promise<ReplayState> {
+async function projectInChunks(
+  bus: MemoryBus,
+  schedule: { pick: number; size: number; restart: boolean }[],
+): Promise<ReplayState> {
   const cursors: { stream: string; partition: number; at: number; end: number }[] = [];
   for (const stream of await bus.listStreams()) {
-    for (const partition of await bus.listPartitions(stream)) cursors.push({ stream, partition, at: 0, end: await bus.endOffset(stream, partition) });
+    for (const partition of await bus.listPartitions(stream))
+      cursors.push({ stream, partition, at: 0, end: await bus.endOffset(stream, partition) });
   }
   let store = storeFrom([]);
   // The persistent base between restarts: one overlay per "process", seeded from the store.
@@ -462,11 +580,19 @@ describe('projection core: properties', () => {
               }),
             ),
           ),
-          copies: fc.array(fc.record({ of: fc.nat(), encoding: fc.nat(ENCODINGS - 1), literal: fc.nat() }), { maxLength: 30 }),
-          invalid: fc.array(fc.record({ cls: fc.constantFrom(...INVALID_KINDS), of: fc.nat(), variant: fc.nat(3) }), { maxLength: 8 }),
+          copies: fc.array(fc.record({ of: fc.nat(), encoding: fc.nat(ENCODINGS - 1), literal: fc.nat() }), {
+            maxLength: 30,
+          }),
+          invalid: fc.array(
+            fc.record({ cls: fc.constantFrom(...INVALID_KINDS), of: fc.nat(), variant: fc.nat(3) }),
+            { maxLength: 8 },
+          ),
           order1: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 100, maxLength: 100 }),
           order2: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 100, maxLength: 100 }),
-          schedule: fc.array(fc.record({ pick: fc.nat(), size: fc.integer({ min: 1, max: 9 }), restart: fc.boolean() }), { minLength: 1, maxLength: 20 }),
+          schedule: fc.array(
+            fc.record({ pick: fc.nat(), size: fc.integer({ min: 1, max: 9 }), restart: fc.boolean() }),
+            { minLength: 1, maxLength: 20 },
+          ),
           partitions: fc.integer({ min: 1, max: 3 }),
         }),
       );
@@ -475,15 +601,27 @@ describe('projection core: properties', () => {
         const events = s.events as TestEvent[];
         // Records: every event once, copies in equivalent encodings, invalid records; each on its event's partition.
         const partitionOf = (e: TestEvent) => Number(e.eventId.slice(1)) % s.partitions;
-        const records: { stream: string; partition: number; line: string }[] = events.map((e) => ({ stream: streamOf(e), partition: partitionOf(e), line: renderEvent(e) }));
+        const records: { stream: string; partition: number; line: string }[] = events.map((e) => ({
+          stream: streamOf(e),
+          partition: partitionOf(e),
+          line: renderEvent(e),
+        }));
         for (const c of s.copies) {
           const e = events[c.of % events.length];
           const literals = equivalentAmounts(e.amount);
-          records.push({ stream: streamOf(e), partition: partitionOf(e), line: renderEvent(e, c.encoding, literals[c.literal % literals.length]) });
+          records.push({
+            stream: streamOf(e),
+            partition: partitionOf(e),
+            line: renderEvent(e, c.encoding, literals[c.literal % literals.length]),
+          });
         }
         for (const x of s.invalid) {
           const e = events[x.of % events.length];
-          records.push({ stream: streamOf(e), partition: partitionOf(e), line: renderInvalid(x.cls, e, x.variant) });
+          records.push({
+            stream: streamOf(e),
+            partition: partitionOf(e),
+            line: renderInvalid(x.cls, e, x.variant),
+          });
         }
         const arrange = (keys: number[]) => {
           const bus = new MemoryBus();
@@ -534,15 +672,27 @@ describe('projection core: properties', () => {
               { at: asOf, amount: '16', inside: true },
               { at: asOf + 1, amount: '32', inside: false },
             ];
-            probes.forEach((p, i) => bus.append(streamOf({ stream }), 0, renderEvent({ run, stream, eventId: `b${i}`, ts: p.at, key, amount: p.amount })));
+            probes.forEach((p, i) =>
+              bus.append(
+                streamOf({ stream }),
+                0,
+                renderEvent({ run, stream, eventId: `b${i}`, ts: p.at, key, amount: p.amount }),
+              ),
+            );
             const basis = bus.basis(group.streams);
             const state = await replayBus(bus, POLICY, parser, basis);
             const req = validateRequest(
-              { pins: requestPins(run), asOf: formatTimestamp(asOf), keys: [{ keyType: group.keyType, keyId: key }], groups: [{ name: group.name, version: group.version }] },
+              {
+                pins: requestPins(run),
+                asOf: formatTimestamp(asOf),
+                keys: [{ keyType: group.keyType, keyId: key }],
+                groups: [{ name: group.name, version: group.version }],
+              },
               POLICY,
             );
             const entry = answerFromReplay(state, POLICY, req, basis).features[0];
-            const value = (name: string) => entry.values.find((v) => v.name === `${name}_${w.label}`)?.value.value;
+            const value = (name: string) =>
+              entry.values.find((v) => v.name === `${name}_${w.label}`)?.value.value;
             const inside = probes.filter((p) => p.inside);
             const count = group.features.find((f) => f.agg === 'count') as { name: string };
             const sum = group.features.find((f) => f.agg === 'sum') as { name: string };
@@ -563,35 +713,56 @@ describe('projection core: properties', () => {
     const classes = new Set<string>();
     const outcomes = new Map<string, number>();
     await fc.assert(
-      fc.asyncProperty(fc.array(stepArb(20 * MICROS_PER_DAY, 40), { minLength: 1, maxLength: 160 }), fc.integer(), async (steps, seed) => {
-        const g = buildBus(steps);
-        const oracle = oracleOf(g);
-        const basis = g.bus.basis(STREAMS);
-        const state = await replayBus(g.bus, POLICY, parser, basis, { batchSize: 1 + (Math.abs(seed) % 13) });
-        for (const [c, n] of Object.entries(oracle.counts)) {
-          expect({ class: c, n: state.counts[c as keyof typeof state.counts] }).toEqual({ class: c, n });
-          classes.add(c);
-        }
-        for (const q of fc.sample(queryArb(g.events), { numRuns: 60, seed })) {
-          const expected = oracleAnswer(oracle, q);
-          const actual = actualAnswer(state, q, basis);
-          queries++;
-          const outcome = 'error' in expected ? expected.error : expected.features.map((f) => f.status).join(',') || 'OK';
-          outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
-          if ('error' in expected) {
-            expect({ q, actual: 'error' in actual ? actual.error : 'snapshot' }).toEqual({ q, actual: expected.error });
-            continue;
+      fc.asyncProperty(
+        fc.array(stepArb(20 * MICROS_PER_DAY, 40), { minLength: 1, maxLength: 160 }),
+        fc.integer(),
+        async (steps, seed) => {
+          const g = buildBus(steps);
+          const oracle = oracleOf(g);
+          const basis = g.bus.basis(STREAMS);
+          const state = await replayBus(g.bus, POLICY, parser, basis, {
+            batchSize: 1 + (Math.abs(seed) % 13),
+          });
+          for (const [c, n] of Object.entries(oracle.counts)) {
+            expect({ class: c, n: state.counts[c as keyof typeof state.counts] }).toEqual({ class: c, n });
+            classes.add(c);
           }
-          if ('error' in actual) throw new Error(`replay answered ${actual.error} for ${JSON.stringify(q)}`);
-          expect({ q, features: actual.content.features }).toEqual({ q, features: expected.features });
-          expect({ q, freshness: actual.content.freshness }).toEqual({ q, freshness: expected.freshness });
-        }
-      }),
+          for (const q of fc.sample(queryArb(g.events), { numRuns: 60, seed })) {
+            const expected = oracleAnswer(oracle, q);
+            const actual = actualAnswer(state, q, basis);
+            queries++;
+            const outcome =
+              'error' in expected ? expected.error : expected.features.map((f) => f.status).join(',') || 'OK';
+            outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+            if ('error' in expected) {
+              expect({ q, actual: 'error' in actual ? actual.error : 'snapshot' }).toEqual({
+                q,
+                actual: expected.error,
+              });
+              continue;
+            }
+            if ('error' in actual)
+              throw new Error(`replay answered ${actual.error} for ${JSON.stringify(q)}`);
+            expect({ q, features: actual.content.features }).toEqual({ q, features: expected.features });
+            expect({ q, freshness: actual.content.freshness }).toEqual({ q, freshness: expected.freshness });
+          }
+        },
+      ),
       { numRuns: 60 },
     );
     expect(queries).toBeGreaterThanOrEqual(3000);
     // The generated buses exercised every class and every kind of outcome.
-    for (const c of ['applied', 'duplicate', 'anomaly', 'too_late', 'unparseable', 'pins_invalid', 'envelope_invalid', 'payload_invalid', 'irrelevant']) {
+    for (const c of [
+      'applied',
+      'duplicate',
+      'anomaly',
+      'too_late',
+      'unparseable',
+      'pins_invalid',
+      'envelope_invalid',
+      'payload_invalid',
+      'irrelevant',
+    ]) {
       expect(classes).toContain(c);
     }
     const kinds = [...outcomes.keys()].join(' ');

@@ -59,7 +59,9 @@ describe('parity: gateway answers vs offline replay', () => {
     // The draw reached snapshots and errors alike, and one replay answered them all (the projection was idle).
     expect(report.outcomes.OK).toBeGreaterThan(200);
     expect(Object.keys(report.statuses).sort()).toEqual(['NO_DATA', 'OK', 'STALE']);
-    expect(Object.keys(report.errorsByCode)).toEqual(expect.arrayContaining(['NOT_FOUND', 'INVALID_REQUEST']));
+    expect(Object.keys(report.errorsByCode)).toEqual(
+      expect.arrayContaining(['NOT_FOUND', 'INVALID_REQUEST']),
+    );
     expect(report.replays).toHaveLength(1);
     expect(report.replays[0].records).toBe(summary.events);
   });

@@ -1,7 +1,12 @@
 /** The `--basis` argument of `ofp replay`: JSON in the forms answers print, or stream:partition=offset pairs. */
 import path from 'node:path';
 import { loadPolicyFile } from '../../src/core/policy-file';
-import { BasisArgError, checkBasisForGroups, formatBasisPairs, parseBasisArg } from '../../src/replay/basis-arg';
+import {
+  BasisArgError,
+  checkBasisForGroups,
+  formatBasisPairs,
+  parseBasisArg,
+} from '../../src/replay/basis-arg';
 
 const policy = loadPolicyFile(path.resolve(__dirname, '../../config/features.yaml'));
 const ANCHOR = 'fp.bus.context.flow_anchor.fraud.v1';
@@ -9,8 +14,22 @@ const TRAFFIC = 'fp.bus.traffic.fraud.v1';
 const group = (name: string) => policy.groups.find((g) => g.name === name)!;
 
 const expected = [
-  { stream: ANCHOR, offsetKind: 'file_line', offsets: [{ partition: 0, offset: '40' }, { partition: 1, offset: '33' }] },
-  { stream: TRAFFIC, offsetKind: 'file_line', offsets: [{ partition: 0, offset: '120' }, { partition: 1, offset: '0' }] },
+  {
+    stream: ANCHOR,
+    offsetKind: 'file_line',
+    offsets: [
+      { partition: 0, offset: '40' },
+      { partition: 1, offset: '33' },
+    ],
+  },
+  {
+    stream: TRAFFIC,
+    offsetKind: 'file_line',
+    offsets: [
+      { partition: 0, offset: '120' },
+      { partition: 1, offset: '0' },
+    ],
+  },
 ];
 
 describe('parseBasisArg', () => {
@@ -21,18 +40,56 @@ describe('parseBasisArg', () => {
 
   it('reads the inputBasis JSON of a GraphQL answer, or the answer that holds it', () => {
     const inputBasis = [
-      { stream: TRAFFIC, offsetKind: 'file_line', offsets: [{ partition: 1, offset: '0' }, { partition: 0, offset: '120' }] },
-      { stream: ANCHOR, offsetKind: 'file_line', offsets: [{ partition: 0, offset: '40' }, { partition: 1, offset: '33' }] },
+      {
+        stream: TRAFFIC,
+        offsetKind: 'file_line',
+        offsets: [
+          { partition: 1, offset: '0' },
+          { partition: 0, offset: '120' },
+        ],
+      },
+      {
+        stream: ANCHOR,
+        offsetKind: 'file_line',
+        offsets: [
+          { partition: 0, offset: '40' },
+          { partition: 1, offset: '33' },
+        ],
+      },
     ];
     expect(parseBasisArg(JSON.stringify(inputBasis))).toEqual(expected);
-    expect(parseBasisArg(JSON.stringify({ data: { features: { __typename: 'FeatureSnapshot', inputBasis } } }))).toEqual(expected);
+    expect(
+      parseBasisArg(JSON.stringify({ data: { features: { __typename: 'FeatureSnapshot', inputBasis } } })),
+    ).toEqual(expected);
     expect(parseBasisArg(JSON.stringify({ snapshotHash: 'x', inputBasis }))).toEqual(expected);
   });
 
   it('reads the section-6 input_basis and a platform eb_offset_basis (snake_case, numbers or strings)', () => {
-    const doc = { input_basis: [{ stream: ANCHOR, offset_kind: 'file_line', offsets: [{ partition: 1, offset: 33 }, { partition: '0', offset: '40' }] }] };
+    const doc = {
+      input_basis: [
+        {
+          stream: ANCHOR,
+          offset_kind: 'file_line',
+          offsets: [
+            { partition: 1, offset: 33 },
+            { partition: '0', offset: '40' },
+          ],
+        },
+      ],
+    };
     expect(parseBasisArg(JSON.stringify(doc))).toEqual([expected[0]]);
-    const contract = { snapshot: { eb_offset_basis: { stream: ANCHOR, offset_kind: 'file_line', offsets: [{ partition: 0, offset: '40' }, { partition: 1, offset: '33' }] } } };
+    const contract = {
+      snapshot: {
+        eb_offset_basis: {
+          stream: ANCHOR,
+          offset_kind: 'file_line',
+          offsets: [
+            { partition: 0, offset: '40' },
+            { partition: 1, offset: '33' },
+          ],
+        },
+      },
+    };
     expect(parseBasisArg(JSON.stringify(contract))).toEqual([expected[0]]);
   });
 
@@ -59,7 +116,10 @@ describe('parseBasisArg', () => {
     ['[{"stream":"s","offsets":[{"partition":0,"offset":"1"}]}', /not valid JSON/],
     ['{"foo":1}', /holds no inputBasis/],
     ['[{"stream":"s","offsetKind":"bytes","offsets":[]}]', /offset kind "bytes" is not one of/],
-    ['[{"stream":"s","offsets":[{"partition":-1,"offset":"1"}]}]', /partition -1 is not a non-negative integer/],
+    [
+      '[{"stream":"s","offsets":[{"partition":-1,"offset":"1"}]}]',
+      /partition -1 is not a non-negative integer/,
+    ],
     ['[{"stream":"s","offsets":[{"partition":0,"offset":-3}]}]', /offset -3 is not a non-negative integer/],
     ['[{"stream":"s","offsets":{}}]', /offsets must be a list/],
     ['[{"stream":"s","offsets":[]},{"stream":"s","offsets":[]}]', /stream s is named twice/],
@@ -76,8 +136,12 @@ describe('parseBasisArg', () => {
 
 describe('checkBasisForGroups', () => {
   it('accepts a basis naming exactly the streams the groups read', () => {
-    expect(() => checkBasisForGroups([expected[0]], [group('merchant_velocity'), group('device_velocity')])).not.toThrow();
-    expect(() => checkBasisForGroups(expected, [group('merchant_velocity'), group('flow_activity')])).not.toThrow();
+    expect(() =>
+      checkBasisForGroups([expected[0]], [group('merchant_velocity'), group('device_velocity')]),
+    ).not.toThrow();
+    expect(() =>
+      checkBasisForGroups(expected, [group('merchant_velocity'), group('flow_activity')]),
+    ).not.toThrow();
   });
 
   it('refuses a stream the groups do not read', () => {
@@ -87,9 +151,11 @@ describe('checkBasisForGroups', () => {
   });
 
   it('refuses a basis that leaves out a stream a group reads', () => {
-    expect(() => checkBasisForGroups([expected[0]], [group('flow_activity')])).toThrow(/basis names stream .* which none/);
-    expect(() => checkBasisForGroups([expected[0]], [group('merchant_velocity'), group('flow_activity')])).toThrow(
-      `basis names no offsets for stream ${TRAFFIC}, which group flow_activity/v1 reads`,
+    expect(() => checkBasisForGroups([expected[0]], [group('flow_activity')])).toThrow(
+      /basis names stream .* which none/,
     );
+    expect(() =>
+      checkBasisForGroups([expected[0]], [group('merchant_velocity'), group('flow_activity')]),
+    ).toThrow(`basis names no offsets for stream ${TRAFFIC}, which group flow_activity/v1 reads`);
   });
 });

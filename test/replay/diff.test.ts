@@ -15,7 +15,13 @@ function content(): SnapshotContent {
     asOfUtc: '2026-02-06T17:05:00.123456Z',
     policyRev: { policyId: 'ofp.features.default', revision: 'r1', contentDigest: 'a'.repeat(64) },
     featureGroups: [{ name: 'flow_activity', version: 'v1' }],
-    inputBasis: [{ stream: 'fp.bus.traffic.fraud.v1', offsetKind: 'file_line', offsets: [{ partition: 0, offset: '3' }] }],
+    inputBasis: [
+      {
+        stream: 'fp.bus.traffic.fraud.v1',
+        offsetKind: 'file_line',
+        offsets: [{ partition: 0, offset: '3' }],
+      },
+    ],
     graphVersion: null,
     freshness: { state: 'GREEN', flags: [] },
     features: [
@@ -36,7 +42,11 @@ function content(): SnapshotContent {
   };
 }
 
-const snapshot = (c: SnapshotContent): AnswerOutcome => ({ kind: 'snapshot', content: c, snapshotHash: snapshotHash(c) });
+const snapshot = (c: SnapshotContent): AnswerOutcome => ({
+  kind: 'snapshot',
+  content: c,
+  snapshotHash: snapshotHash(c),
+});
 
 describe('diffSnapshots / formatDiff', () => {
   it('finds nothing between equal contents', () => {
@@ -67,7 +77,16 @@ describe('diffSnapshots / formatDiff', () => {
     offline.features[0].status = 'STALE';
     offline.features[0].lastEventTsUtc = null;
     offline.freshness = { state: 'AMBER', flags: ['STALE_KEYS'] };
-    offline.inputBasis = [{ stream: 'fp.bus.traffic.fraud.v1', offsetKind: 'file_line', offsets: [{ partition: 0, offset: '4' }, { partition: 1, offset: '0' }] }];
+    offline.inputBasis = [
+      {
+        stream: 'fp.bus.traffic.fraud.v1',
+        offsetKind: 'file_line',
+        offsets: [
+          { partition: 0, offset: '4' },
+          { partition: 1, offset: '0' },
+        ],
+      },
+    ];
     offline.pins = { ...offline.pins, runId: 'e'.repeat(32) };
     offline.features.push({ ...offline.features[0], keyId: '9' });
     const text = formatDiff(diffSnapshots(online, offline));
@@ -77,7 +96,9 @@ describe('diffSnapshots / formatDiff', () => {
     expect(text).toContain('freshness.state: online "GREEN", offline "AMBER"');
     expect(text).toContain('freshness.flags: online [], offline ["STALE_KEYS"]');
     expect(text).toContain('features[flow_activity/v1 flow_id:1].status: online "OK", offline "STALE"');
-    expect(text).toContain('features[flow_activity/v1 flow_id:1].lastEventTsUtc: online "2026-02-06T17:05:00.123456Z", offline null');
+    expect(text).toContain(
+      'features[flow_activity/v1 flow_id:1].lastEventTsUtc: online "2026-02-06T17:05:00.123456Z", offline null',
+    );
     expect(text).toContain('features[flow_activity/v1 flow_id:9]: online absent, offline present');
   });
 
@@ -93,11 +114,23 @@ describe('diffSnapshots / formatDiff', () => {
   });
 
   it('matches errors by code (details may differ) and shows an error against a snapshot', () => {
-    expect(diffOutcomes({ kind: 'error', code: 'NOT_FOUND', detail: 'a' }, { kind: 'error', code: 'NOT_FOUND', detail: 'b' })).toEqual([]);
+    expect(
+      diffOutcomes(
+        { kind: 'error', code: 'NOT_FOUND', detail: 'a' },
+        { kind: 'error', code: 'NOT_FOUND', detail: 'b' },
+      ),
+    ).toEqual([]);
     const lines = diffOutcomes({ kind: 'error', code: 'NOT_FOUND', detail: 'no event' }, snapshot(content()));
-    expect(formatDiff(lines)).toBe(`  answer: online NOT_FOUND: no event, offline snapshot ${snapshotHash(content())}`);
-    expect(formatDiff(diffOutcomes({ kind: 'error', code: 'NOT_FOUND', detail: 'x' }, { kind: 'error', code: 'INVALID_REQUEST', detail: 'y' }))).toBe(
-      '  answer: online NOT_FOUND: x, offline INVALID_REQUEST: y',
+    expect(formatDiff(lines)).toBe(
+      `  answer: online NOT_FOUND: no event, offline snapshot ${snapshotHash(content())}`,
     );
+    expect(
+      formatDiff(
+        diffOutcomes(
+          { kind: 'error', code: 'NOT_FOUND', detail: 'x' },
+          { kind: 'error', code: 'INVALID_REQUEST', detail: 'y' },
+        ),
+      ),
+    ).toBe('  answer: online NOT_FOUND: x, offline INVALID_REQUEST: y');
   });
 });

@@ -121,12 +121,21 @@ export function equivalentAmounts(amount: string): string[] {
   const digits = (int + frac).replace(/^0+/, '');
   const out = [amount, frac === '' ? `${amount}.0` : `${amount}0`];
   if (digits === '') out.push(neg ? '0' : '-0', '0e3', '0.000');
-  else out.push(`${sign}${digits[0]}${digits.length > 1 ? `.${digits.slice(1)}` : ''}e${digits.length - 1 - frac.length}`);
+  else
+    out.push(
+      `${sign}${digits[0]}${digits.length > 1 ? `.${digits.slice(1)}` : ''}e${digits.length - 1 - frac.length}`,
+    );
   return out;
 }
 
 /** Invalid records (SPEC 4.2) of a run; `irrelevant` ones are counted and skipped, the others quarantined. */
-export const INVALID_KINDS = ['unparseable', 'pins_invalid', 'envelope_invalid', 'payload_invalid', 'irrelevant'] as const;
+export const INVALID_KINDS = [
+  'unparseable',
+  'pins_invalid',
+  'envelope_invalid',
+  'payload_invalid',
+  'irrelevant',
+] as const;
 export type InvalidKind = (typeof INVALID_KINDS)[number];
 
 export function renderInvalid(kind: InvalidKind, e: TestEvent, variant = 0): string {
@@ -135,17 +144,28 @@ export function renderInvalid(kind: InvalidKind, e: TestEvent, variant = 0): str
     case 'unparseable':
       return ['', 'NaN', line.slice(0, 40), '{"event_id":"x",}'][variant % 4];
     case 'pins_invalid':
-      return variant % 2 === 0 ? line.replace(`"seed":${RUNS[e.run].seed},`, `"seed":"${RUNS[e.run].seed}",`) : line.replace('"platform_run_id":"platform_20260206T170000Z",', '');
+      return variant % 2 === 0
+        ? line.replace(`"seed":${RUNS[e.run].seed},`, `"seed":"${RUNS[e.run].seed}",`)
+        : line.replace('"platform_run_id":"platform_20260206T170000Z",', '');
     case 'envelope_invalid':
-      return variant % 2 === 0 ? line.replace(`"ts_utc":"${formatTimestamp(e.ts)}",`, '"ts_utc":"2026-02-30T00:00:00.000000Z",') : line.replace('"producer":"test"', '"producer":"test","bogus":1');
+      return variant % 2 === 0
+        ? line.replace(`"ts_utc":"${formatTimestamp(e.ts)}",`, '"ts_utc":"2026-02-30T00:00:00.000000Z",')
+        : line.replace('"producer":"test"', '"producer":"test","bogus":1');
     case 'payload_invalid':
       return line.replace(`"amount":${e.amount}`, `"amount":"${e.amount}"`);
     case 'irrelevant':
       return variant % 2 === 0
-        ? line.replace(`"event_type":"${e.stream === 'anchor' ? ANCHOR_TYPE : TRAFFIC_TYPE}"`, '"event_type":"decision_response"')
-        : line.replace(`"event_type":"${e.stream === 'anchor' ? ANCHOR_TYPE : TRAFFIC_TYPE}"`, `"event_type":"${e.stream === 'anchor' ? TRAFFIC_TYPE : ANCHOR_TYPE}"`);
+        ? line.replace(
+            `"event_type":"${e.stream === 'anchor' ? ANCHOR_TYPE : TRAFFIC_TYPE}"`,
+            '"event_type":"decision_response"',
+          )
+        : line.replace(
+            `"event_type":"${e.stream === 'anchor' ? ANCHOR_TYPE : TRAFFIC_TYPE}"`,
+            `"event_type":"${e.stream === 'anchor' ? TRAFFIC_TYPE : ANCHOR_TYPE}"`,
+          );
   }
 }
 
 /** Whether an invalid record of this kind belongs to its run (pins readable) and is quarantined. */
-export const quarantinedWithRun = (kind: InvalidKind) => kind === 'envelope_invalid' || kind === 'payload_invalid';
+export const quarantinedWithRun = (kind: InvalidKind) =>
+  kind === 'envelope_invalid' || kind === 'payload_invalid';
