@@ -163,7 +163,7 @@ async function main(): Promise<void> {
 
     const port = await findFreePort();
     const gw = spawn(process.execPath, [path.resolve(__dirname, '../bin/ofp'), 'serve'], {
-      env: { ...process.env, DATABASE_URL: url, OFP_BUS_ROOT: busRoot, OFP_HTTP_PORT: String(port), OFP_TOKENS: `reader:${TOKEN}`, OFP_LOG_LEVEL: 'warn' },
+      env: { ...process.env, DATABASE_URL: url, OFP_BUS_ROOT: busRoot, OFP_HTTP_PORT: String(port), OFP_TOKENS: `reader:${TOKEN}`, OFP_LOG_LEVEL: 'warn', NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS ?? '' },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     try {
@@ -207,7 +207,9 @@ async function main(): Promise<void> {
       clearInterval(sampler);
       report('gateway resident memory (max under load)', `${mb(maxRss)} MB`);
     } finally {
+      const exited = new Promise((r) => gw.once('exit', r));
       gw.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
     }
   } finally {
     await services.stop();

@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { logger } from '../logger';
 import { registerServiceCommands } from './service-commands';
 import { registerDataCommands } from './data-commands';
+import { registerReplayCommands } from './replay-commands';
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('ofp')
@@ -14,6 +15,7 @@ export async function main(argv: string[]): Promise<void> {
     .showHelpAfterError();
   registerServiceCommands(program);
   registerDataCommands(program);
+  registerReplayCommands(program);
   try {
     await program.parseAsync(argv);
   } catch (err) {

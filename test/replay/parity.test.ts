@@ -56,7 +56,10 @@ beforeAll(async () => {
   basis = await fullBasis(bus, policy);
   state = await replayBus(bus, policy, parser, basis);
 });
-afterAll(() => bus.close());
+afterAll(async () => {
+  await bus.close();
+  fs.rmSync(root, { recursive: true, force: true });
+});
 
 type Tamper = (answer: ReturnType<typeof toGraphqlSnapshot>) => void;
 

@@ -41,7 +41,13 @@ jest.setTimeout(60_000);
 const policy = loadPolicyFile(path.resolve(__dirname, '../../config/features.yaml'));
 const parser = new RecordParser({ envelopeSchema, payloadSchemas });
 const T0 = parseTimestamp('2026-02-06T17:00:00.000000Z')!;
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ofp-replay-test-'));
+const made: string[] = [];
+const tmp = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ofp-replay-test-'));
+  made.push(dir);
+  return dir;
+};
+afterAll(() => made.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
 
 const ev = (over: Partial<TestEvent>): TestEvent => ({
   run: 0,
