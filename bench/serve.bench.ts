@@ -162,7 +162,8 @@ async function main(): Promise<void> {
     report('dataset', `${gen.events} generated + ${HOT_EVENTS} hot-merchant events, projected at ${Math.round(rate)} events/s`);
 
     const port = await findFreePort();
-    const gw = spawn(process.execPath, [path.resolve(__dirname, '../bin/ofp'), 'serve'], {
+    const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const gw = spawn(process.execPath, [...nodeArgs, path.resolve(__dirname, '../bin/ofp'), 'serve'], {
       env: { ...process.env, DATABASE_URL: url, OFP_BUS_ROOT: busRoot, OFP_HTTP_PORT: String(port), OFP_TOKENS: `reader:${TOKEN}`, OFP_LOG_LEVEL: 'warn', NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS ?? '' },
       stdio: ['ignore', 'ignore', 'inherit'],
     });

@@ -1,6 +1,7 @@
 /**
  * Retention pruning (SPEC 4.4). With H a run's greatest applied ts, data older than H − horizon − longest window
- * can no longer affect a servable answer. Hour tiles are kept for `key_retention`, since per-key recency reads them.
+ * can no longer affect a servable answer. Hour tiles are kept for `key_retention`, since per-key recency reads them
+ * (and, whatever `key_retention` says, at least up to the window cutoff, since windows read them too).
  * Deletes run in small chunks so that apply is never blocked for long.
  */
 import type { Pool } from './pool';
@@ -17,7 +18,11 @@ export interface PruneResult {
  * Prunes per (run, group): H is taken over the streams the group reads, which is never later than the H of any
  * request that reads the group (requests read at least those streams), so nothing servable is removed.
  */
-export async function pruneRetention(pool: Pool, policy: FeaturePolicy, onProgress?: () => void): Promise<PruneResult> {
+export async function pruneRetention(
+  pool: Pool,
+  policy: FeaturePolicy,
+  onProgress?: () => void,
+): Promise<PruneResult> {
   const result: PruneResult = { contributions: 0, tiles: 0 };
   const { rows: runs } = await pool.query(`SELECT DISTINCT run_key FROM partition_watermarks`);
   for (const run of runs) {
@@ -29,7 +34,12 @@ export async function pruneRetention(pool: Pool, policy: FeaturePolicy, onProgre
       if (rows[0].h === null) continue;
       const h = Number(rows[0].h);
       const windowCutoff = floorTo(h - policy.horizonMicros - policy.longestWindowMicros, MICROS_PER_HOUR);
-      const recencyCutoff = floorTo(h - policy.keyRetentionMicros, MICROS_PER_HOUR) - MICROS_PER_HOUR;
+      // Hour tiles serve windows too: with a key_retention shorter than horizon + longest window they must still be
+      // kept up to the window cutoff, or pruning would empty the oldest hours of servable windows.
+      const hourCutoff = Math.min(
+        windowCutoff,
+        floorTo(h - policy.keyRetentionMicros, MICROS_PER_HOUR) - MICROS_PER_HOUR,
+      );
       const scope = [run.run_key, group.name, group.version];
       for (;;) {
         const c = await pool.query(
@@ -50,7 +60,7 @@ export async function pruneRetention(pool: Pool, policy: FeaturePolicy, onProgre
                 AND ((t2.granularity_us < $6 AND t2.start_us + t2.granularity_us <= $4)
                   OR (t2.granularity_us = $6 AND t2.start_us + t2.granularity_us <= $5)) LIMIT 5000) d
            WHERE t.series_id = d.series_id AND t.granularity_us = d.granularity_us AND t.start_us = d.start_us`,
-          [...scope, windowCutoff, recencyCutoff, RECENCY_GRANULARITY],
+          [...scope, windowCutoff, hourCutoff, RECENCY_GRANULARITY],
         );
         result.tiles += t.rowCount ?? 0;
         onProgress?.();

@@ -2,12 +2,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApolloServer } from '@apollo/server';
+import { projectRoot } from '../runtime/project-root';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { GatewayContext } from './context';
 import { resolvers } from './resolvers';
 import { formatError } from './plugins/error-format';
 import { queryLimitsRule, type QueryLimits } from './plugins/query-limits';
 
-export const SCHEMA_PATH = path.resolve(__dirname, '../../schema.graphql');
+export const SCHEMA_PATH = path.join(projectRoot(), 'schema.graphql');
 
 export interface ApolloOptions {
   /** Whether introspection is allowed. Default true (OFP_INTROSPECTION=false turns it off). */
@@ -23,7 +26,8 @@ export function createApollo(options: ApolloOptions = {}): ApolloServer<GatewayC
     validationRules: [queryLimitsRule(options.limits)],
     formatError,
     includeStacktraceInErrorResponses: false,
-    // The gateway serves GraphiQL itself, from local files (no CDN on these machines).
-    plugins: [],
+    // GraphiQL is served by the gateway itself from local files (no CDN here); answers are never HTTP-cached (each
+    // carries its own basis), so the per-field cache-control bookkeeping is pure overhead.
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled()],
   });
 }

@@ -3,12 +3,13 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
+import { projectRoot } from './project-root';
 
 export class MigrationError extends Error {
   override name = 'MigrationError';
 }
 
-export const REPO_ROOT = path.resolve(__dirname, '../..');
+export const REPO_ROOT = projectRoot();
 
 const MIGRATIONS_DIR = path.join(REPO_ROOT, 'prisma', 'migrations');
 
