@@ -13,7 +13,10 @@ export default defineConfig({
   migrations: { path: path.join('prisma', 'migrations') },
   async adapter() {
     const url = process.env.DATABASE_URL;
-    if (!url) throw new Error('DATABASE_URL is not set: run migrations through `ofp db migrate`, which starts or finds the database');
+    if (!url)
+      throw new Error(
+        'DATABASE_URL is not set: run migrations through `ofp db migrate`, which starts or finds the database',
+      );
     // Workarounds for two adapter-pg 6.19 bugs on this path: see src/db/prisma-adapter-workarounds.ts.
     return new OfflinePrismaPg(poolConfigFromUrl(url));
   },

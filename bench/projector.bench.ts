@@ -28,13 +28,19 @@ const BATCH = Number(process.env.BENCH_BATCH ?? 2000);
 const policy = loadPolicyFile(path.resolve(__dirname, '../config/features.yaml'));
 const parser = new RecordParser({ envelopeSchema, payloadSchemas });
 
-async function ensureCheckpoints(url: string, bus: FileEventBus): Promise<{ stream: string; partition: number }[]> {
+async function ensureCheckpoints(
+  url: string,
+  bus: FileEventBus,
+): Promise<{ stream: string; partition: number }[]> {
   const pool = createPool(url, { max: 1 });
   const parts: { stream: string; partition: number }[] = [];
   for (const stream of streamsOf(policy.groups)) {
     for (const partition of await bus.listPartitions(stream)) {
       parts.push({ stream, partition });
-      await pool.query(`INSERT INTO checkpoints (stream, partition, next_offset) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING`, [stream, partition]);
+      await pool.query(
+        `INSERT INTO checkpoints (stream, partition, next_offset) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING`,
+        [stream, partition],
+      );
     }
   }
   await pool.end();
@@ -75,7 +81,13 @@ async function applyWithoutTemporal(url: string, busRoot: string): Promise<numbe
 }
 
 /** The projector as it runs in production: `ofp worker` in its own process (so its memory is its own). */
-function spawnWorker(url: string, busRoot: string, temporalAddress: string, taskQueue: string, batchesPerActivity: number): ChildProcess {
+function spawnWorker(
+  url: string,
+  busRoot: string,
+  temporalAddress: string,
+  taskQueue: string,
+  batchesPerActivity: number,
+): ChildProcess {
   return spawn(process.execPath, [path.resolve(__dirname, '../bin/ofp'), 'worker'], {
     env: {
       ...process.env,
@@ -117,8 +129,23 @@ async function main(): Promise<void> {
   const services = await startBenchServices(dir, true);
   try {
     const busRoot = path.join(dir, 'bus');
-    const gen = await generate({ seed: 5, count: EVENTS, rate: 200, partitions: PARTITIONS, runs: 2, duplicateFraction: 0.01, outOfOrderFraction: 0.02, progress: false }, busRoot);
-    report('backlog generated', `${gen.events} records, ${PARTITIONS} partitions per stream (${(gen.elapsedMs / 1000).toFixed(1)} s)`);
+    const gen = await generate(
+      {
+        seed: 5,
+        count: EVENTS,
+        rate: 200,
+        partitions: PARTITIONS,
+        runs: 2,
+        duplicateFraction: 0.01,
+        outOfOrderFraction: 0.02,
+        progress: false,
+      },
+      busRoot,
+    );
+    report(
+      'backlog generated',
+      `${gen.events} records, ${PARTITIONS} partitions per stream (${(gen.elapsedMs / 1000).toFixed(1)} s)`,
+    );
 
     const plainUrl = await freshBenchDatabase(services.adminUrl, 'bench_plain');
     const plainSeconds = await applyWithoutTemporal(plainUrl, busRoot);
@@ -142,12 +169,25 @@ async function main(): Promise<void> {
       await probe.close();
       const seconds = (Date.now() - started) / 1000;
       const rate = gen.events / seconds;
-      report(`through Temporal (ofp worker), ${n} batch(es) of ${BATCH}/activity`, `${seconds.toFixed(1)} s = ${Math.round(rate)} events/s (incl. worker start)`);
-      report(`  Temporal overhead (1 - temporal/plain rate)`, `${(((plainRate - rate) / plainRate) * 100).toFixed(1)} %`);
+      report(
+        `through Temporal (ofp worker), ${n} batch(es) of ${BATCH}/activity`,
+        `${seconds.toFixed(1)} s = ${Math.round(rate)} events/s (incl. worker start)`,
+      );
+      report(
+        `  Temporal overhead (1 - temporal/plain rate)`,
+        `${(((plainRate - rate) / plainRate) * 100).toFixed(1)} %`,
+      );
     }
     if (!worker) throw new Error('BENCH_BATCHES_PER_ACTIVITY is empty');
     // Freshness: a producer appends at 2,000 events/s; latency from append to applied per batch of appends.
-    const fresh = generateToLines({ seed: 9, count: 20_000, rate: 2000, partitions: PARTITIONS, runs: 1, progress: false });
+    const fresh = generateToLines({
+      seed: 9,
+      count: 20_000,
+      rate: 2000,
+      partitions: PARTITIONS,
+      runs: 1,
+      progress: false,
+    });
     const publisher = new FilePublisher(busRoot);
     const probe = new FileEventBus(busRoot);
     const pool = createPool(temporalUrl, { max: 2 });
@@ -174,7 +214,10 @@ async function main(): Promise<void> {
       }
     })();
     while (i < emissions.length) {
-      const due = Math.min(emissions.length, Math.round(((Date.now() - producerStart) / 1000) * 2000) + perTick);
+      const due = Math.min(
+        emissions.length,
+        Math.round(((Date.now() - producerStart) / 1000) * 2000) + perTick,
+      );
       const batch = emissions.slice(i, due);
       i = due;
       const byStream = new Map<string, { line: string; key: string }[]>();

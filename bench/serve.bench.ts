@@ -38,7 +38,10 @@ const HOT_MERCHANT = '999999999';
 const policy = loadPolicyFile(path.resolve(__dirname, '../config/features.yaml'));
 
 /** 1,000,000 flow anchors of one merchant spread evenly over 7 days, written straight to partition files. */
-async function writeHotMerchant(busRoot: string, runIndex: number): Promise<{ pins: ReturnType<typeof deriveRuns>[number]['pins']; last: string }> {
+async function writeHotMerchant(
+  busRoot: string,
+  runIndex: number,
+): Promise<{ pins: ReturnType<typeof deriveRuns>[number]['pins']; last: string }> {
   const run = deriveRuns(5n, 1, parseTimestamp(START)!)[runIndex];
   const p = run.pins;
   const start = parseTimestamp(START)!;
@@ -76,7 +79,11 @@ async function project(url: string, busRoot: string): Promise<number> {
   const applier = new PartitionApplier({ pool, bus, policy, parser, series: new SeriesResolver(pool), log });
   const parts: [string, number][] = [];
   for (const s of streamsOf(policy.groups)) for (const p of await bus.listPartitions(s)) parts.push([s, p]);
-  for (const [s, p] of parts) await pool.query(`INSERT INTO checkpoints (stream, partition, next_offset) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING`, [s, p]);
+  for (const [s, p] of parts)
+    await pool.query(
+      `INSERT INTO checkpoints (stream, partition, next_offset) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING`,
+      [s, p],
+    );
   const started = Date.now();
   let applied = 0;
   await Promise.all(
@@ -100,7 +107,11 @@ interface Scenario {
 }
 
 /** Sends requests at a fixed rate over keep-alive connections; returns sorted latencies (ms) and failures. */
-async function load(port: number, s: Scenario, seconds: number): Promise<{ lat: number[]; failed: number; sent: number }> {
+async function load(
+  port: number,
+  s: Scenario,
+  seconds: number,
+): Promise<{ lat: number[]; failed: number; sent: number }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const lat: number[] = [];
   let failed = 0;
@@ -112,7 +123,18 @@ async function load(port: number, s: Scenario, seconds: number): Promise<{ lat: 
     new Promise<void>((resolve) => {
       const t0 = performance.now();
       const req = http.request(
-        { host: '127.0.0.1', port, path: '/graphql', method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}`, 'content-length': Buffer.byteLength(body) } },
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/graphql',
+          method: 'POST',
+          agent,
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Bearer ${TOKEN}`,
+            'content-length': Buffer.byteLength(body),
+          },
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c) => chunks.push(c));
@@ -155,21 +177,37 @@ async function main(): Promise<void> {
   const services = await startBenchServices(dir, false);
   const busRoot = path.join(dir, 'bus');
   try {
-    const gen = await generate({ seed: 5, count: 100_000, rate: 200, partitions: 2, runs: 1, progress: false }, busRoot);
+    const gen = await generate(
+      { seed: 5, count: 100_000, rate: 200, partitions: 2, runs: 1, progress: false },
+      busRoot,
+    );
     const hot = await writeHotMerchant(busRoot, 0);
     const url = await freshBenchDatabase(services.adminUrl, 'bench_serve');
     const rate = await project(url, busRoot);
-    report('dataset', `${gen.events} generated + ${HOT_EVENTS} hot-merchant events, projected at ${Math.round(rate)} events/s`);
+    report(
+      'dataset',
+      `${gen.events} generated + ${HOT_EVENTS} hot-merchant events, projected at ${Math.round(rate)} events/s`,
+    );
 
     const port = await findFreePort();
     const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
     const gw = spawn(process.execPath, [...nodeArgs, path.resolve(__dirname, '../bin/ofp'), 'serve'], {
-      env: { ...process.env, DATABASE_URL: url, OFP_BUS_ROOT: busRoot, OFP_HTTP_PORT: String(port), OFP_TOKENS: `reader:${TOKEN}`, OFP_LOG_LEVEL: 'warn', NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS ?? '' },
+      env: {
+        ...process.env,
+        DATABASE_URL: url,
+        OFP_BUS_ROOT: busRoot,
+        OFP_HTTP_PORT: String(port),
+        OFP_TOKENS: `reader:${TOKEN}`,
+        OFP_LOG_LEVEL: 'warn',
+        NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS ?? '',
+      },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     try {
       for (let i = 0; ; i++) {
-        const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok).catch(() => false);
+        const ok = await fetch(`http://127.0.0.1:${port}/readyz`)
+          .then((r) => r.ok)
+          .catch(() => false);
         if (ok) break;
         if (i > 200) throw new Error('gateway did not become ready');
         await new Promise((r) => setTimeout(r, 100));
@@ -178,32 +216,79 @@ async function main(): Promise<void> {
       const asOf = gen.eventTime!.to;
       const keysOf = async (g: string, n: number) => {
         const pool = createPool(url, { max: 1 });
-        const { rows } = await pool.query(`SELECT key_id FROM series WHERE group_name = $1 AND field = 'amount' ORDER BY id LIMIT $2`, [g, n]);
+        const { rows } = await pool.query(
+          `SELECT key_id FROM series WHERE group_name = $1 AND field = 'amount' ORDER BY id LIMIT $2`,
+          [g, n],
+        );
         await pool.end();
         return rows.map((r) => r.key_id as string);
       };
       const merchants = await keysOf('merchant_velocity', 200);
-      const groups5 = ['merchant_velocity', 'device_velocity', 'account_velocity', 'instrument_velocity', 'flow_activity'];
-      const keyTypes: Record<string, string> = { merchant_velocity: 'merchant_id', device_velocity: 'device_id', account_velocity: 'account_id', instrument_velocity: 'instrument_id', flow_activity: 'flow_id' };
+      const groups5 = [
+        'merchant_velocity',
+        'device_velocity',
+        'account_velocity',
+        'instrument_velocity',
+        'flow_activity',
+      ];
+      const keyTypes: Record<string, string> = {
+        merchant_velocity: 'merchant_id',
+        device_velocity: 'device_id',
+        account_velocity: 'account_id',
+        instrument_velocity: 'instrument_id',
+        flow_activity: 'flow_id',
+      };
       const keys10: { keyType: string; keyId: string }[] = [];
-      for (const g of groups5) for (const k of await keysOf(g, 2)) keys10.push({ keyType: keyTypes[g], keyId: k });
+      for (const g of groups5)
+        for (const k of await keysOf(g, 2)) keys10.push({ keyType: keyTypes[g], keyId: k });
       let i = 0;
       const body = (variables: object) => JSON.stringify({ query: EXAMPLE_QUERY, variables });
       const scenarios: Scenario[] = [
-        { name: `1 key x 1 group @ ${RPS} req/s`, rps: RPS, body: () => body({ pins, asOf, keys: [{ keyType: 'merchant_id', keyId: merchants[i++ % merchants.length] }], groups: [{ name: 'merchant_velocity', version: 'v1' }] }) },
-        { name: '10 keys x 5 groups @ 200 req/s', rps: 200, body: () => body({ pins, asOf, keys: keys10, groups: groups5.map((name) => ({ name, version: 'v1' })) }) },
-        { name: `hot merchant (${HOT_EVENTS} events in 7d) @ 500 req/s`, rps: 500, body: () => body({ pins: hot.pins, asOf: hot.last, keys: [{ keyType: 'merchant_id', keyId: HOT_MERCHANT }], groups: [{ name: 'merchant_velocity', version: 'v1' }] }) },
+        {
+          name: `1 key x 1 group @ ${RPS} req/s`,
+          rps: RPS,
+          body: () =>
+            body({
+              pins,
+              asOf,
+              keys: [{ keyType: 'merchant_id', keyId: merchants[i++ % merchants.length] }],
+              groups: [{ name: 'merchant_velocity', version: 'v1' }],
+            }),
+        },
+        {
+          name: '10 keys x 5 groups @ 200 req/s',
+          rps: 200,
+          body: () =>
+            body({ pins, asOf, keys: keys10, groups: groups5.map((name) => ({ name, version: 'v1' })) }),
+        },
+        {
+          name: `hot merchant (${HOT_EVENTS} events in 7d) @ 500 req/s`,
+          rps: 500,
+          body: () =>
+            body({
+              pins: hot.pins,
+              asOf: hot.last,
+              keys: [{ keyType: 'merchant_id', keyId: HOT_MERCHANT }],
+              groups: [{ name: 'merchant_velocity', version: 'v1' }],
+            }),
+        },
       ];
       let maxRss = 0;
       const sampler = setInterval(() => (maxRss = Math.max(maxRss, rssOf(gw.pid!))), 200);
       await load(port, { ...scenarios[0], rps: 200 }, 2); // warm-up
       for (const rps of RPS_LIST.slice(0, -1)) {
         const r = await load(port, { ...scenarios[0], rps }, SECONDS);
-        report(`1 key x 1 group @ ${rps} req/s`, `p50 ${percentile(r.lat, 50).toFixed(2)} ms, p99 ${percentile(r.lat, 99).toFixed(2)} ms, ${r.sent} sent, ${r.failed} failed`);
+        report(
+          `1 key x 1 group @ ${rps} req/s`,
+          `p50 ${percentile(r.lat, 50).toFixed(2)} ms, p99 ${percentile(r.lat, 99).toFixed(2)} ms, ${r.sent} sent, ${r.failed} failed`,
+        );
       }
       for (const s of scenarios) {
         const r = await load(port, s, SECONDS);
-        report(s.name, `p50 ${percentile(r.lat, 50).toFixed(2)} ms, p99 ${percentile(r.lat, 99).toFixed(2)} ms, max ${r.lat[r.lat.length - 1].toFixed(1)} ms, ${r.sent} sent, ${r.failed} failed`);
+        report(
+          s.name,
+          `p50 ${percentile(r.lat, 50).toFixed(2)} ms, p99 ${percentile(r.lat, 99).toFixed(2)} ms, max ${r.lat[r.lat.length - 1].toFixed(1)} ms, ${r.sent} sent, ${r.failed} failed`,
+        );
       }
       clearInterval(sampler);
       report('gateway resident memory (max under load)', `${mb(maxRss)} MB`);

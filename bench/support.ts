@@ -26,7 +26,13 @@ export async function startBenchServices(dir: string, withTemporal: boolean) {
     ? undefined
     : process.env.TEMPORAL_ADDRESS
       ? { address: process.env.TEMPORAL_ADDRESS, stop: async () => undefined }
-      : await startTemporalDevServer({ dataDir: dir, port: await findFreePort(), uiPort: null, namespace: 'default', log });
+      : await startTemporalDevServer({
+          dataDir: dir,
+          port: await findFreePort(),
+          uiPort: null,
+          namespace: 'default',
+          log,
+        });
   return {
     adminUrl: db.url,
     temporalAddress: temporal?.address,

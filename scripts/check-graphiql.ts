@@ -22,7 +22,8 @@ const run = promisify(execFile);
 
 async function main(): Promise<void> {
   const chromium = process.env.CHROMIUM ?? '/usr/bin/chromium';
-  if (!fs.existsSync(chromium)) throw new Error(`${chromium} not found: apt-get install chromium, or set CHROMIUM`);
+  if (!fs.existsSync(chromium))
+    throw new Error(`${chromium} not found: apt-get install chromium, or set CHROMIUM`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ofp-graphiql-'));
   fs.chmodSync(dir, 0o777);
   const log = logger.child({ component: 'check-graphiql' });
@@ -42,12 +43,29 @@ async function main(): Promise<void> {
     });
     try {
       const shot = path.resolve(process.env.GRAPHIQL_SCREENSHOT ?? path.join(dir, 'graphiql.png'));
-      const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', `--user-data-dir=${path.join(dir, 'chrome')}`, '--virtual-time-budget=15000'];
-      const { stdout } = await run(chromium, [...flags, '--dump-dom', `${gw.url}/graphql`], { maxBuffer: 64 << 20, timeout: 60_000 });
-      await run(chromium, [...flags, '--window-size=1400,900', `--screenshot=${shot}`, `${gw.url}/graphql`], { timeout: 60_000 });
+      const flags = [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        `--user-data-dir=${path.join(dir, 'chrome')}`,
+        '--virtual-time-budget=15000',
+      ];
+      const { stdout } = await run(chromium, [...flags, '--dump-dom', `${gw.url}/graphql`], {
+        maxBuffer: 64 << 20,
+        timeout: 60_000,
+      });
+      await run(chromium, [...flags, '--window-size=1400,900', `--screenshot=${shot}`, `${gw.url}/graphql`], {
+        timeout: 60_000,
+      });
       const rendered = stdout.includes('graphiql-container') && stdout.includes('snapshotHash');
-      process.stdout.write(`GraphiQL ${rendered ? 'rendered' : 'did NOT render'} at ${gw.url}/graphql; screenshot ${shot}\n`);
+      process.stdout.write(
+        `GraphiQL ${rendered ? 'rendered' : 'did NOT render'} at ${gw.url}/graphql; screenshot ${shot}\n`,
+      );
       if (!rendered) process.exitCode = 1;
     } finally {
       await gw.stop();

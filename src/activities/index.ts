@@ -15,7 +15,14 @@ import { setPartitionState, skipStalledRecord, type ControlAction } from '../db/
 import { pruneRetention } from '../db/retention';
 import type { Logger } from '../logger';
 import { PartitionApplier, type ApplyResult } from '../projector/partition-applier';
-import { partitionWorkflowId, OfpPartition, OfpState, OfpStream, OfpNextOffset, type PartitionStatus } from '../workflows/messages';
+import {
+  partitionWorkflowId,
+  OfpPartition,
+  OfpState,
+  OfpStream,
+  OfpNextOffset,
+  type PartitionStatus,
+} from '../workflows/messages';
 
 export interface ActivityDeps {
   pool: Pool;
@@ -45,7 +52,9 @@ function controlResult(cp: Awaited<ReturnType<typeof readCheckpoint>>): ControlR
     state: cp.state,
     nextOffset: cp.nextOffset,
     stalled:
-      cp.stalledOffset === null ? null : { offset: cp.stalledOffset, class: cp.stalledClass ?? '', reason: cp.stalledReason ?? '' },
+      cp.stalledOffset === null
+        ? null
+        : { offset: cp.stalledOffset, class: cp.stalledClass ?? '', reason: cp.stalledReason ?? '' },
   };
 }
 
@@ -87,7 +96,11 @@ export function createActivities(deps: ActivityDeps) {
         stalled:
           row.stalledOffset === null
             ? null
-            : { offset: Number(row.stalledOffset), class: row.stalledClass ?? '', reason: row.stalledReason ?? '' },
+            : {
+                offset: Number(row.stalledOffset),
+                class: row.stalledClass ?? '',
+                reason: row.stalledReason ?? '',
+              },
         endOffset: await deps.bus.endOffset(ref.stream, ref.partition),
       };
     },
@@ -95,20 +108,36 @@ export function createActivities(deps: ActivityDeps) {
     /** Applies one batch at the checkpoint, waiting up to `waitMs` for records when caught up. */
     async applyBatch(input: PartitionRef & ApplyBatchInput): Promise<ApplyResult> {
       const ctx = Context.current();
-      const options = { maxRecords: input.maxRecords, signal: ctx.cancellationSignal, heartbeat: () => ctx.heartbeat() };
+      const options = {
+        maxRecords: input.maxRecords,
+        signal: ctx.cancellationSignal,
+        heartbeat: () => ctx.heartbeat(),
+      };
       const started = Date.now();
       // One activity applies batches back to back (each its own fenced transaction), heartbeating its progress, and
       // while records keep arriving it waits for them instead of returning: fewer Temporal round trips per record,
       // and a steady stream is applied as soon as it is appended. It returns after `maxBatches`, after
       // `maxActivityMs`, when a wait times out, or when the partition leaves RUNNING.
-      let result = await applier.applyOnce(input.stream, input.partition, { ...options, waitMs: input.waitMs });
+      let result = await applier.applyOnce(input.stream, input.partition, {
+        ...options,
+        waitMs: input.waitMs,
+      });
       for (let i = 1; i < (input.maxBatches ?? 1); i++) {
-        if (result.state !== 'RUNNING' || result.fenced || result.counts.read === 0 || ctx.cancellationSignal.aborted) break;
+        if (
+          result.state !== 'RUNNING' ||
+          result.fenced ||
+          result.counts.read === 0 ||
+          ctx.cancellationSignal.aborted
+        )
+          break;
         const remaining = (input.maxActivityMs ?? 10_000) - (Date.now() - started);
         if (remaining <= 0) break;
         ctx.heartbeat({ nextOffset: result.nextOffset });
         const caughtUp = result.nextOffset >= result.endOffset;
-        const next = await applier.applyOnce(input.stream, input.partition, { ...options, waitMs: caughtUp ? remaining : 0 });
+        const next = await applier.applyOnce(input.stream, input.partition, {
+          ...options,
+          waitMs: caughtUp ? remaining : 0,
+        });
         result = {
           ...next,
           fromOffset: result.fromOffset,
@@ -125,7 +154,14 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async skipStalledRecord(ref: PartitionRef): Promise<ControlResult> {
-      const cp = await skipStalledRecord(deps.pool, deps.bus, deps.policy, deps.parser, ref.stream, ref.partition);
+      const cp = await skipStalledRecord(
+        deps.pool,
+        deps.bus,
+        deps.policy,
+        deps.parser,
+        ref.stream,
+        ref.partition,
+      );
       deps.log.info({ ...ref, nextOffset: cp.nextOffset }, 'stalled record skipped by operator');
       return controlResult(cp);
     },

@@ -32,7 +32,11 @@ export function registerDataCommands(program: Command): void {
     .option('--envelope-invalid <f>', 'fraction of records with a bad envelope', num('envelope-invalid'))
     .option('--payload-invalid <f>', 'fraction of records with a bad payload', num('payload-invalid'))
     .option('--too-late <f>', 'fraction of records older than the lateness horizon', num('too-late'))
-    .option('--irrelevant <f>', 'fraction of decision_response records on the traffic stream', num('irrelevant'))
+    .option(
+      '--irrelevant <f>',
+      'fraction of decision_response records on the traffic stream',
+      num('irrelevant'),
+    )
     .option('--bus <dir>', 'bus root (default OFP_BUS_ROOT or .data/bus)')
     .option('--no-progress', 'do not draw a progress bar')
     .action(async (o) => {
@@ -74,9 +78,16 @@ export function registerDataCommands(program: Command): void {
     .action(async (file: string | undefined, o) => {
       const input = file && file !== '-' ? fs.createReadStream(file) : process.stdin;
       const busRoot = o.bus ?? loadConfig().busRoot;
-      const s = await publishJsonLines(input, o.stream, { busRoot, partitions: o.partitions, partitionKey: o.key });
+      const s = await publishJsonLines(input, o.stream, {
+        busRoot,
+        partitions: o.partitions,
+        partitionKey: o.key,
+      });
       process.stdout.write(`${s.records} records appended to ${o.stream} ${JSON.stringify(s.partitions)}`);
-      if (s.unkeyed > 0) process.stdout.write(`; ${s.unkeyed} without a readable key went to partition 0 (lines ${s.unkeyedLines.join(', ')})`);
+      if (s.unkeyed > 0)
+        process.stdout.write(
+          `; ${s.unkeyed} without a readable key went to partition 0 (lines ${s.unkeyedLines.join(', ')})`,
+        );
       process.stdout.write('\n');
     });
 }

@@ -18,7 +18,8 @@ export interface DemoOptions {
 
 async function busIsEmpty(app: AppContext): Promise<boolean> {
   for (const stream of streamsOf(app.policy.groups)) {
-    for (const p of await app.bus.listPartitions(stream)) if ((await app.bus.endOffset(stream, p)) > 0) return false;
+    for (const p of await app.bus.listPartitions(stream))
+      if ((await app.bus.endOffset(stream, p)) > 0) return false;
   }
   return true;
 }
@@ -29,10 +30,20 @@ async function prepare(app: AppContext, o: DemoOptions): Promise<void> {
     return;
   }
   const summary = await generate(
-    { seed: 42, count: o.events, rate: 50, partitions: 2, duplicateFraction: 0.01, outOfOrderFraction: 0.02, payloadInvalidFraction: 0.002 },
+    {
+      seed: 42,
+      count: o.events,
+      rate: 50,
+      partitions: 2,
+      duplicateFraction: 0.01,
+      outOfOrderFraction: 0.02,
+      payloadInvalidFraction: 0.002,
+    },
     app.config.busRoot,
   );
-  process.stdout.write(`demo: generated ${summary.events} records on ${summary.partitions} partitions per stream\n`);
+  process.stdout.write(
+    `demo: generated ${summary.events} records on ${summary.partitions} partitions per stream\n`,
+  );
 }
 
 async function waitCaughtUp(rt: RunningGateway, timeoutMs: number): Promise<void> {
@@ -46,12 +57,20 @@ async function waitCaughtUp(rt: RunningGateway, timeoutMs: number): Promise<void
     if (line !== last) process.stdout.write(line + '\n');
     last = line;
     if (parts.length > 0 && lag === 0) return;
-    if (Date.now() > deadline) throw new Error(`demo: projection did not catch up within ${timeoutMs / 1000} s (${lag} records behind)`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `demo: projection did not catch up within ${timeoutMs / 1000} s (${lag} records behind)`,
+      );
     await new Promise((r) => setTimeout(r, 500));
   }
 }
 
-async function show(app: AppContext, rt: RunningGateway, tokens: TokenTable, databaseUrl: string): Promise<void> {
+async function show(
+  app: AppContext,
+  rt: RunningGateway,
+  tokens: TokenTable,
+  databaseUrl: string,
+): Promise<void> {
   await waitCaughtUp(rt, 120_000);
   const pool = createPool(databaseUrl, { max: 1 });
   let variables;

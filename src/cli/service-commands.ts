@@ -20,14 +20,20 @@ function untilSignal(): Promise<NodeJS.Signals> {
 
 /** Runs `stop` steps in reverse order of start, logging (not throwing) failures so every step runs. */
 async function stopAll(steps: (() => Promise<void>)[]): Promise<void> {
-  for (const step of steps.reverse()) await step().catch((err: unknown) => logger.warn({ err }, 'shutdown step failed'));
+  for (const step of steps.reverse())
+    await step().catch((err: unknown) => logger.warn({ err }, 'shutdown step failed'));
 }
 
 export function registerServiceCommands(program: Command): void {
   program
     .command('up')
-    .description('start PostgreSQL and Temporal (embedded unless configured), apply migrations, run worker and gateway')
-    .option('--demo', 'generate events if the bus is empty, wait for projection, print a sample query and its answer')
+    .description(
+      'start PostgreSQL and Temporal (embedded unless configured), apply migrations, run worker and gateway',
+    )
+    .option(
+      '--demo',
+      'generate events if the bus is empty, wait for projection, print a sample query and its answer',
+    )
     .option('--demo-events <n>', 'events to generate for the demo', '20000')
     .option('--exit-after-demo', 'stop everything after printing the demo answer (for scripts and tests)')
     .action(async (opts: { demo?: boolean; demoEvents: string; exitAfterDemo?: boolean }) => {
@@ -50,7 +56,11 @@ export function registerServiceCommands(program: Command): void {
           parser: app.parser,
           bus: app.bus,
           log: logger,
-          supervisor: { discoveryIntervalMs: 2000, batchSize: app.config.batchSize, batchesPerActivity: app.config.batchesPerActivity },
+          supervisor: {
+            discoveryIntervalMs: 2000,
+            batchSize: app.config.batchSize,
+            batchesPerActivity: app.config.batchesPerActivity,
+          },
         });
         stops.push(() => worker.shutdown());
         const gw = await startGateway({
@@ -78,7 +88,10 @@ export function registerServiceCommands(program: Command): void {
           `  bus          ${app.config.busRoot}`,
         ];
         if (tokens.generated) {
-          lines.push(`  reader token   ${tokenFor(tokens, 'reader')}`, `  operator token ${tokenFor(tokens, 'operator')}`);
+          lines.push(
+            `  reader token   ${tokenFor(tokens, 'reader')}`,
+            `  operator token ${tokenFor(tokens, 'operator')}`,
+          );
         }
         process.stdout.write(lines.join('\n') + '\n\n');
         if (demo) await runDemo.show(app, gw, tokens, services.databaseUrl);
@@ -125,7 +138,9 @@ export function registerServiceCommands(program: Command): void {
     .action(async () => {
       const app = loadAppContext();
       // The gateway needs PostgreSQL; Temporal only for operator mutations, so it is used only when configured.
-      const services = await startServices(app.config, logger, { temporal: app.config.temporalAddress !== undefined });
+      const services = await startServices(app.config, logger, {
+        temporal: app.config.temporalAddress !== undefined,
+      });
       const stops: (() => Promise<void>)[] = [() => services.stop()];
       try {
         const tokens = parseTokens(app.config.tokens);
@@ -143,7 +158,10 @@ export function registerServiceCommands(program: Command): void {
           log: logger,
         });
         stops.push(() => gw.stop());
-        if (tokens.generated) process.stdout.write(`reader token ${tokenFor(tokens, 'reader')}\noperator token ${tokenFor(tokens, 'operator')}\n`);
+        if (tokens.generated)
+          process.stdout.write(
+            `reader token ${tokenFor(tokens, 'reader')}\noperator token ${tokenFor(tokens, 'operator')}\n`,
+          );
         await untilSignal();
       } finally {
         await stopAll(stops);

@@ -48,7 +48,14 @@ export function mergePartials(a: Partial, b: Partial): Partial {
     sum: a.sum.plus(b.sum),
     min: a.min === null ? b.min : b.min === null ? a.min : Decimal.min(a.min, b.min),
     max: a.max === null ? b.max : b.max === null ? a.max : Decimal.max(a.max, b.max),
-    last: a.last === null ? b.last : b.last === null ? a.last : comparePositions(a.last.pos, b.last.pos) >= 0 ? a.last : b.last,
+    last:
+      a.last === null
+        ? b.last
+        : b.last === null
+          ? a.last
+          : comparePositions(a.last.pos, b.last.pos) >= 0
+            ? a.last
+            : b.last,
   };
 }
 

@@ -5,7 +5,12 @@
 import DecimalJs from 'decimal.js';
 
 /** A Decimal constructor with 80 significant digits: sums of millions of 18-digit amounts stay exact. */
-export const Decimal = DecimalJs.clone({ precision: 80, rounding: DecimalJs.ROUND_HALF_EVEN, toExpNeg: -9e15, toExpPos: 9e15 });
+export const Decimal = DecimalJs.clone({
+  precision: 80,
+  rounding: DecimalJs.ROUND_HALF_EVEN,
+  toExpNeg: -9e15,
+  toExpPos: 9e15,
+});
 export type Decimal = InstanceType<typeof Decimal>;
 
 /**

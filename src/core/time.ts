@@ -21,7 +21,8 @@ export function parseTimestamp(text: unknown): Micros | null {
   const ms = Date.UTC(year, month - 1, day, hour, minute, second);
   const check = new Date(ms);
   // Date.UTC rolls Feb 30 over into March: a real instant round-trips to the same calendar day.
-  if (check.getUTCFullYear() !== year || check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day) return null;
+  if (check.getUTCFullYear() !== year || check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day)
+    return null;
   return ms * 1000 + Number(m[7]);
 }
 
@@ -34,7 +35,12 @@ export function formatTimestamp(micros: Micros): string {
 }
 
 const DURATION = /^([1-9][0-9]*)(s|m|h|d)$/;
-const UNIT: Record<string, number> = { s: MICROS_PER_SECOND, m: MICROS_PER_MINUTE, h: MICROS_PER_HOUR, d: MICROS_PER_DAY };
+const UNIT: Record<string, number> = {
+  s: MICROS_PER_SECOND,
+  m: MICROS_PER_MINUTE,
+  h: MICROS_PER_HOUR,
+  d: MICROS_PER_DAY,
+};
 
 /** Parses a policy duration (`30s`, `5m`, `1h`, `7d`) into microseconds; null when malformed. */
 export function parseDuration(text: unknown): Micros | null {

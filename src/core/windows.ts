@@ -32,7 +32,11 @@ export function windowRange(asOf: Micros, length: Micros): { lo: Micros; hi: Mic
  * Splits [lo, hi) into the fewest whole tiles (coarsest first) plus at most two contribution edges.
  * Reading a 7d window costs at most 168 hour tiles, 2×59 minute tiles and two sub-minute edges.
  */
-export function decomposeRange(lo: Micros, hi: Micros, granularities: readonly Micros[] = TILE_GRANULARITIES): TimeRange[] {
+export function decomposeRange(
+  lo: Micros,
+  hi: Micros,
+  granularities: readonly Micros[] = TILE_GRANULARITIES,
+): TimeRange[] {
   const out: TimeRange[] = [];
   const split = (a: Micros, b: Micros, level: number): void => {
     if (a >= b) return;
@@ -59,4 +63,3 @@ export function decomposeRange(lo: Micros, hi: Micros, granularities: readonly M
 export function tileStart(ts: Micros, g: Micros): Micros {
   return Math.floor(ts / g) * g;
 }
-

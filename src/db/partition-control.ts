@@ -1,7 +1,12 @@
 /** Operator actions on a partition's checkpoint (SPEC 4.5): pause, resume, retry and skip of a stalled record. */
 import type { Pool } from './pool';
 import { inTransaction } from './pool';
-import { insertQuarantine, readCheckpoint, type CheckpointRow, type PartitionState } from './projection-store';
+import {
+  insertQuarantine,
+  readCheckpoint,
+  type CheckpointRow,
+  type PartitionState,
+} from './projection-store';
 import type { EventBus } from '../bus/event-bus';
 import type { FeaturePolicy } from '../core/policy';
 import type { RecordParser } from '../core/envelope';
@@ -21,7 +26,12 @@ const TRANSITIONS: Record<ControlAction, { from: PartitionState[]; to: Partition
 };
 
 /** Applies a state transition; a partition already in the target state is left as it is (idempotent). */
-export async function setPartitionState(pool: Pool, stream: string, partition: number, action: ControlAction): Promise<CheckpointRow> {
+export async function setPartitionState(
+  pool: Pool,
+  stream: string,
+  partition: number,
+  action: ControlAction,
+): Promise<CheckpointRow> {
   const t = TRANSITIONS[action];
   await pool.query(
     `UPDATE checkpoints SET state = $3, stalled_offset = CASE WHEN $3 = 'RUNNING' THEN NULL ELSE stalled_offset END,
@@ -32,7 +42,9 @@ export async function setPartitionState(pool: Pool, stream: string, partition: n
   );
   const cp = await readCheckpoint(pool, stream, partition);
   if (cp.state !== t.to && !(action === 'pause' && cp.state === 'STALLED')) {
-    throw new PartitionControlError(`${stream}/${partition}: cannot ${action} a partition that is ${cp.state}`);
+    throw new PartitionControlError(
+      `${stream}/${partition}: cannot ${action} a partition that is ${cp.state}`,
+    );
   }
   return cp;
 }
@@ -53,10 +65,18 @@ export async function skipStalledRecord(
   const offset = cp.stalledOffset;
   const { records } = await bus.read(stream, partition, offset, 1);
   const record = records[0];
-  if (!record) throw new PartitionControlError(`${stream}/${partition}: stalled record at offset ${offset} is not on the bus`);
+  if (!record)
+    throw new PartitionControlError(
+      `${stream}/${partition}: stalled record at offset ${offset} is not on the bus`,
+    );
   const prepared = prepareRecord(record, policy, parser);
   const runKey = prepared.kind === 'candidate' ? prepared.runKey : prepared.decision.runKey;
-  const envelope = prepared.kind === 'candidate' ? prepared.envelope : 'envelope' in prepared.decision ? prepared.decision.envelope : undefined;
+  const envelope =
+    prepared.kind === 'candidate'
+      ? prepared.envelope
+      : 'envelope' in prepared.decision
+        ? prepared.decision.envelope
+        : undefined;
   await inTransaction(pool, 'BEGIN', async (client) => {
     const moved = await client.query(
       `UPDATE checkpoints SET next_offset = next_offset + 1, records_read = records_read + 1, quarantined = quarantined + 1,
@@ -64,10 +84,19 @@ export async function skipStalledRecord(
         WHERE stream = $1 AND partition = $2 AND state = 'STALLED' AND next_offset = $3`,
       [stream, partition, offset],
     );
-    if (moved.rowCount !== 1) throw new PartitionControlError(`${stream}/${partition}: checkpoint moved while skipping`);
+    if (moved.rowCount !== 1)
+      throw new PartitionControlError(`${stream}/${partition}: checkpoint moved while skipping`);
     await insertQuarantine(
       client,
-      [{ record, class: (cp.stalledClass ?? 'unparseable') as InvalidClass, reason: cp.stalledReason ?? 'skipped by operator', runKey, envelope }],
+      [
+        {
+          record,
+          class: (cp.stalledClass ?? 'unparseable') as InvalidClass,
+          reason: cp.stalledReason ?? 'skipped by operator',
+          runKey,
+          envelope,
+        },
+      ],
       'skip',
     );
   });

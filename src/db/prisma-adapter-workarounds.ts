@@ -20,13 +20,15 @@ let patched = false;
 function patchNameColumnType(adapter: object): void {
   if (patched) return;
   let proto: object | null = Object.getPrototypeOf(adapter);
-  while (proto && !Object.prototype.hasOwnProperty.call(proto, 'performIO')) proto = Object.getPrototypeOf(proto);
+  while (proto && !Object.prototype.hasOwnProperty.call(proto, 'performIO'))
+    proto = Object.getPrototypeOf(proto);
   if (!proto) return;
   const target = proto as Queryable;
   const original = target.performIO;
   target.performIO = async function (this: unknown, query: unknown) {
     const result = await original.call(this, query);
-    for (const field of result?.fields ?? []) if (field.dataTypeID === PG_NAME_OID) field.dataTypeID = PG_TEXT_OID;
+    for (const field of result?.fields ?? [])
+      if (field.dataTypeID === PG_NAME_OID) field.dataTypeID = PG_TEXT_OID;
     return result;
   };
   patched = true;
@@ -75,4 +77,3 @@ export class OfflinePrismaPg extends PrismaPg {
     return shadow;
   }
 }
-

@@ -26,8 +26,11 @@ export class CheckpointFencedError extends Error {
   override name = 'CheckpointFencedError';
 }
 
-
-export async function readCheckpoint(db: Pool | PoolClient, stream: string, partition: number): Promise<CheckpointRow> {
+export async function readCheckpoint(
+  db: Pool | PoolClient,
+  stream: string,
+  partition: number,
+): Promise<CheckpointRow> {
   const { rows } = await db.query(
     `SELECT stream, partition, next_offset, state, stalled_offset, stalled_class, stalled_reason
        FROM checkpoints WHERE stream = $1 AND partition = $2`,
@@ -94,7 +97,10 @@ export class SeriesResolver {
   private readonly cache = new Map<string, number>();
   private readonly maxEntries: number;
 
-  constructor(private readonly pool: Pool, options: { maxEntries?: number } = {}) {
+  constructor(
+    private readonly pool: Pool,
+    options: { maxEntries?: number } = {},
+  ) {
     this.maxEntries = options.maxEntries ?? 200_000;
   }
 
@@ -166,7 +172,14 @@ export interface BatchPlan {
 }
 
 export function countDecisions(decisions: Decision[]): BatchCounts {
-  const c: BatchCounts = { read: decisions.length, applied: 0, duplicates: 0, anomalies: 0, irrelevant: 0, quarantined: 0 };
+  const c: BatchCounts = {
+    read: decisions.length,
+    applied: 0,
+    duplicates: 0,
+    anomalies: 0,
+    irrelevant: 0,
+    quarantined: 0,
+  };
   for (const d of decisions) {
     if (d.class === 'applied') c.applied++;
     else if (d.class === 'duplicate') c.duplicates++;
@@ -184,7 +197,11 @@ export function countDecisions(decisions: Decision[]): BatchCounts {
  * watermarks, quarantine, cross-partition copies, then the checkpoint advance fenced on `fromOffset`. The fence is
  * taken first, so an overlapping retry of the same batch blocks on the row lock and then finds it already advanced.
  */
-export async function commitBatch(client: PoolClient, plan: BatchPlan, seriesIds: Map<string, number>): Promise<void> {
+export async function commitBatch(
+  client: PoolClient,
+  plan: BatchPlan,
+  seriesIds: Map<string, number>,
+): Promise<void> {
   const counts = countDecisions(plan.decisions);
   const fence = await client.query(
     `UPDATE checkpoints SET next_offset = $3, records_read = records_read + $4, applied = applied + $5,
@@ -213,7 +230,10 @@ export async function commitBatch(client: PoolClient, plan: BatchPlan, seriesIds
       plan.fromOffset,
     ],
   );
-  if (fence.rowCount !== 1) throw new CheckpointFencedError(`${plan.stream}/${plan.partition}: checkpoint moved past ${plan.fromOffset}`);
+  if (fence.rowCount !== 1)
+    throw new CheckpointFencedError(
+      `${plan.stream}/${plan.partition}: checkpoint moved past ${plan.fromOffset}`,
+    );
 
   const runs = new Map<string, ContextPins>();
   const applied: Extract<Decision, { class: 'applied' }>[] = [];
@@ -250,7 +270,10 @@ export async function commitBatch(client: PoolClient, plan: BatchPlan, seriesIds
   if (applied.length > 0) {
     // Copies of one event on two partitions meet in this unique index; a fixed order keeps their waits deadlock-free.
     applied.sort((a, b) =>
-      compareTuples([a.runKey, a.envelope.eventType, a.envelope.eventId], [b.runKey, b.envelope.eventType, b.envelope.eventId]),
+      compareTuples(
+        [a.runKey, a.envelope.eventType, a.envelope.eventId],
+        [b.runKey, b.envelope.eventType, b.envelope.eventId],
+      ),
     );
     await client.query(
       `INSERT INTO applied_events (run_key, event_type, event_id, payload_hash, stream, partition, "offset", ts_us)
@@ -279,8 +302,11 @@ export async function commitBatch(client: PoolClient, plan: BatchPlan, seriesIds
       const wm = watermarks.get(d.runKey);
       if (!wm || ts > wm.ts) watermarks.set(d.runKey, { runKey: d.runKey, ts });
       for (const c of d.contributions) {
-        const seriesId = seriesIds.get(SeriesResolver.keyOf(d.runKey, c.group.name, c.group.version, c.keyId, c.field));
-        if (seriesId === undefined) throw new Error(`series id missing for ${c.group.name}/${c.keyId}/${c.field}`);
+        const seriesId = seriesIds.get(
+          SeriesResolver.keyOf(d.runKey, c.group.name, c.group.version, c.keyId, c.field),
+        );
+        if (seriesId === undefined)
+          throw new Error(`series id missing for ${c.group.name}/${c.keyId}/${c.field}`);
         cSeries.push(seriesId);
         cTs.push(ts);
         cStream.push(d.record.stream);
@@ -323,7 +349,10 @@ export async function commitBatch(client: PoolClient, plan: BatchPlan, seriesIds
   if (quarantined.length > 0) await insertQuarantine(client, quarantined, 'quarantine');
 
   if (crossCopies.length > 0) {
-    const cc = crossCopies as (Decision & { envelope: { eventType: string; eventId: string }; runKey: string })[];
+    const cc = crossCopies as (Decision & {
+      envelope: { eventType: string; eventId: string };
+      runKey: string;
+    })[];
     await client.query(
       `INSERT INTO cross_partition_copies (stream, partition, "offset", run_key, event_type, event_id, class)
          SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])
@@ -374,4 +403,3 @@ export async function insertQuarantine(
     ],
   );
 }
-

@@ -10,7 +10,9 @@ import type { ControlAction } from '../serving/gateway-services';
 
 function requireOperator(ctx: GatewayContext): void {
   if (ctx.role !== 'operator') {
-    throw new GraphQLError('this mutation needs an operator token', { extensions: { code: GatewayErrorCode.FORBIDDEN, retryable: false } });
+    throw new GraphQLError('this mutation needs an operator token', {
+      extensions: { code: GatewayErrorCode.FORBIDDEN, retryable: false },
+    });
   }
 }
 
@@ -29,7 +31,10 @@ async function control(ctx: GatewayContext, stream: string, partition: number, a
     const message = (err as Error).message;
     const notFound = /not found|NotFound/i.test(message);
     throw new GraphQLError(`${action} ${stream}/${partition} failed: ${message}`, {
-      extensions: { code: notFound ? GatewayErrorCode.INVALID_REQUEST : GatewayErrorCode.UNAVAILABLE, retryable: !notFound },
+      extensions: {
+        code: notFound ? GatewayErrorCode.INVALID_REQUEST : GatewayErrorCode.UNAVAILABLE,
+        retryable: !notFound,
+      },
     });
   }
 }
@@ -56,7 +61,9 @@ export const resolvers: Resolvers = {
         },
         'graphql',
       );
-      return 'code' in result ? { __typename: 'FeaturesError', ...result } : { __typename: 'FeatureSnapshot', ...result };
+      return 'code' in result
+        ? { __typename: 'FeaturesError', ...result }
+        : { __typename: 'FeatureSnapshot', ...result };
     },
     health: (_root, _args, ctx) => ctx.services.health(),
     featurePolicy: (_root, _args, ctx) => ctx.services.describePolicy(),

@@ -5,9 +5,12 @@ import { GatewayErrorCode } from './error-codes';
 
 function check(value: unknown): string {
   if (typeof value !== 'string' || parseTimestamp(value) === null) {
-    throw new GraphQLError(`DateTime must be a real instant written YYYY-MM-DDTHH:MM:SS.ffffffZ, got ${JSON.stringify(value)}`, {
-      extensions: { code: GatewayErrorCode.INVALID_REQUEST, retryable: false },
-    });
+    throw new GraphQLError(
+      `DateTime must be a real instant written YYYY-MM-DDTHH:MM:SS.ffffffZ, got ${JSON.stringify(value)}`,
+      {
+        extensions: { code: GatewayErrorCode.INVALID_REQUEST, retryable: false },
+      },
+    );
   }
   return value;
 }

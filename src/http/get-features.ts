@@ -15,7 +15,10 @@ import type { FeaturesErrorModel, SnapshotModel } from '../graphql/models';
 import type { Gateway } from '../serving/gateway-services';
 import type { FeaturesErrorCode } from '../serving/errors';
 
-const checkRequest = new LosslessAjv().check(loadContractSchema('ofp_get_features_request.schema.yaml'), 'request');
+const checkRequest = new LosslessAjv().check(
+  loadContractSchema('ofp_get_features_request.schema.yaml'),
+  'request',
+);
 
 export const HTTP_STATUS: Record<FeaturesErrorCode, number> = {
   MISSING_PINS: 400,
@@ -31,7 +34,12 @@ export interface ContractResponse {
   body: string;
 }
 
-function errorResponse(code: FeaturesErrorCode, detail: string, requestId: string, retryable?: boolean): ContractResponse {
+function errorResponse(
+  code: FeaturesErrorCode,
+  detail: string,
+  requestId: string,
+  retryable?: boolean,
+): ContractResponse {
   const body = {
     status: 'ERROR',
     code,
@@ -95,27 +103,45 @@ const str = (v: JsonValue | undefined): string | undefined =>
   typeof v === 'string' ? v : isIntegerLiteral(v) ? (v as LosslessNumber).value : undefined;
 
 /** Handles one request body; never throws. */
-export async function handleGetFeatures(gateway: Gateway, text: string, fallbackRequestId: string): Promise<ContractResponse> {
+export async function handleGetFeatures(
+  gateway: Gateway,
+  text: string,
+  fallbackRequestId: string,
+): Promise<ContractResponse> {
   let body: JsonValue;
   try {
     body = parseJsonStrict(text);
   } catch (err) {
-    return errorResponse('INVALID_REQUEST', `request body is not JSON: ${(err as Error).message}`, fallbackRequestId);
+    return errorResponse(
+      'INVALID_REQUEST',
+      `request body is not JSON: ${(err as Error).message}`,
+      fallbackRequestId,
+    );
   }
-  if (!isJsonObject(body)) return errorResponse('INVALID_REQUEST', 'request body must be a JSON object', fallbackRequestId);
-  const requestId = typeof body.request_id === 'string' && body.request_id.length > 0 ? body.request_id.slice(0, 128) : fallbackRequestId;
+  if (!isJsonObject(body))
+    return errorResponse('INVALID_REQUEST', 'request body must be a JSON object', fallbackRequestId);
+  const requestId =
+    typeof body.request_id === 'string' && body.request_id.length > 0
+      ? body.request_id.slice(0, 128)
+      : fallbackRequestId;
   const pinsIn = isJsonObject(body.pins) ? body.pins : undefined;
   const missing = REQUIRED_PIN_FIELDS.filter(([snake]) => {
     const v = pinsIn?.[snake];
     return v === undefined || v === null || v === '';
   });
-  if (missing.length > 0) return errorResponse('MISSING_PINS', `missing pins: ${missing.map(([s]) => s).join(', ')}`, requestId);
+  if (missing.length > 0)
+    return errorResponse('MISSING_PINS', `missing pins: ${missing.map(([s]) => s).join(', ')}`, requestId);
   const problem = checkRequest(body);
   if (problem) return errorResponse('INVALID_REQUEST', problem, requestId);
 
   const pins = pinsIn as JsonObject;
-  const groups = (body.feature_groups as JsonObject[]).map((g) => ({ name: g.name as string, version: g.version as string }));
-  const known = groups.map((g) => findGroup(gateway.policy, g.name, g.version)).filter((g) => g !== undefined);
+  const groups = (body.feature_groups as JsonObject[]).map((g) => ({
+    name: g.name as string,
+    version: g.version as string,
+  }));
+  const known = groups
+    .map((g) => findGroup(gateway.policy, g.name, g.version))
+    .filter((g) => g !== undefined);
   if (known.length === groups.length && streamsOf(known).length > 1) {
     return errorResponse(
       'INVALID_REQUEST',
@@ -135,12 +161,21 @@ export async function handleGetFeatures(gateway: Gateway, text: string, fallback
         runId: str(pins.run_id),
       },
       asOf: body.as_of_time_utc as string,
-      keys: (body.feature_keys as JsonObject[]).map((k) => ({ keyType: k.key_type as string, keyId: k.key_id as string })),
+      keys: (body.feature_keys as JsonObject[]).map((k) => ({
+        keyType: k.key_type as string,
+        keyId: k.key_id as string,
+      })),
       groups,
       requestId,
     },
     'http',
   );
-  if ('code' in result) return errorResponse((result as FeaturesErrorModel).code, result.detail, result.requestId, result.retryable);
+  if ('code' in result)
+    return errorResponse(
+      (result as FeaturesErrorModel).code,
+      result.detail,
+      result.requestId,
+      result.retryable,
+    );
   return okResponse(result);
 }

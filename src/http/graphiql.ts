@@ -9,7 +9,11 @@ import { EXAMPLE_QUERY, EXAMPLE_VARIABLES } from '../graphql/example-query';
 /** URL path → file under node_modules, with its content type. */
 export const GRAPHIQL_ASSETS: Readonly<Record<string, { module: string; file: string; type: string }>> = {
   '/graphiql/react.js': { module: 'react', file: 'umd/react.production.min.js', type: 'text/javascript' },
-  '/graphiql/react-dom.js': { module: 'react-dom', file: 'umd/react-dom.production.min.js', type: 'text/javascript' },
+  '/graphiql/react-dom.js': {
+    module: 'react-dom',
+    file: 'umd/react-dom.production.min.js',
+    type: 'text/javascript',
+  },
   '/graphiql/graphiql.js': { module: 'graphiql', file: 'graphiql.min.js', type: 'text/javascript' },
   '/graphiql/graphiql.css': { module: 'graphiql', file: 'graphiql.min.css', type: 'text/css' },
 };

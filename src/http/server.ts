@@ -41,7 +41,12 @@ function readBody(req: http.IncomingMessage): Promise<string> {
   });
 }
 
-function send(res: http.ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+function send(
+  res: http.ServerResponse,
+  status: number,
+  body: string,
+  headers: Record<string, string> = {},
+): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
   res.end(body);
 }
@@ -49,7 +54,14 @@ function send(res: http.ServerResponse, status: number, body: string, headers: R
 function unauthorized(res: http.ServerResponse, graphql: boolean): void {
   const headers = { 'www-authenticate': 'Bearer realm="ofp"' };
   const body = graphql
-    ? { errors: [{ message: 'missing or invalid bearer token', extensions: { code: 'UNAUTHENTICATED', retryable: false } }] }
+    ? {
+        errors: [
+          {
+            message: 'missing or invalid bearer token',
+            extensions: { code: 'UNAUTHENTICATED', retryable: false },
+          },
+        ],
+      }
     : { error: 'unauthorized', detail: 'missing or invalid bearer token' };
   send(res, 401, JSON.stringify(body), headers);
 }
@@ -80,7 +92,8 @@ export function createGatewayServer(deps: GatewayServerDeps): http.Server {
         return;
       }
       case '/v1/get_features': {
-        if (req.method !== 'POST') return send(res, 405, JSON.stringify({ error: 'method not allowed' }), { allow: 'POST' });
+        if (req.method !== 'POST')
+          return send(res, 405, JSON.stringify({ error: 'method not allowed' }), { allow: 'POST' });
         if (!authenticate(tokens, req.headers.authorization)) return unauthorized(res, false);
         const body = await readBody(req);
         const out = await handleGetFeatures(gateway, body, requestId);
@@ -95,14 +108,26 @@ export function createGatewayServer(deps: GatewayServerDeps): http.Server {
         const role = authenticate(tokens, req.headers.authorization);
         if (!role) return unauthorized(res, true);
         const headers = new HeaderMap();
-        for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+        for (const [k, v] of Object.entries(req.headers))
+          if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
         const raw = req.method === 'POST' ? await readBody(req) : '';
         let body: unknown = undefined;
         if (raw) {
           try {
             body = JSON.parse(raw);
           } catch {
-            return send(res, 400, JSON.stringify({ errors: [{ message: 'request body is not JSON', extensions: { code: 'INVALID_REQUEST', retryable: false } }] }));
+            return send(
+              res,
+              400,
+              JSON.stringify({
+                errors: [
+                  {
+                    message: 'request body is not JSON',
+                    extensions: { code: 'INVALID_REQUEST', retryable: false },
+                  },
+                ],
+              }),
+            );
           }
         }
         const result = await apollo.executeHTTPGraphQLRequest({

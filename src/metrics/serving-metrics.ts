@@ -8,5 +8,9 @@ export const servingMetrics = {
     labelNames: ['transport', 'outcome'],
     buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5],
   }),
-  errors: new client.Counter({ name: 'ofp_serve_errors_total', help: 'Features errors by code', labelNames: ['transport', 'code'] }),
+  errors: new client.Counter({
+    name: 'ofp_serve_errors_total',
+    help: 'Features errors by code',
+    labelNames: ['transport', 'code'],
+  }),
 };

@@ -56,7 +56,14 @@ export interface PartitionApplierDeps {
   log: Logger;
 }
 
-const EMPTY_COUNTS: BatchCounts = { read: 0, applied: 0, duplicates: 0, anomalies: 0, irrelevant: 0, quarantined: 0 };
+const EMPTY_COUNTS: BatchCounts = {
+  read: 0,
+  applied: 0,
+  duplicates: 0,
+  anomalies: 0,
+  irrelevant: 0,
+  quarantined: 0,
+};
 
 export class PartitionApplier {
   constructor(private readonly deps: PartitionApplierDeps) {}
@@ -96,7 +103,9 @@ export class PartitionApplier {
     const prepared = read.records.map((r) => prepareRecord(r, policy, parser));
     phase('prepare');
     const candidates = prepared.flatMap((p) =>
-      p.kind === 'candidate' ? [{ runKey: p.runKey, eventType: p.envelope.eventType, eventId: p.envelope.eventId }] : [],
+      p.kind === 'candidate'
+        ? [{ runKey: p.runKey, eventType: p.envelope.eventType, eventId: p.envelope.eventId }]
+        : [],
     );
     const state = await prefetchClassificationState(pool, stream, partition, candidates);
     let decisions = classifyInOrder(prepared, policy, new StateOverlay(state));
@@ -109,7 +118,10 @@ export class PartitionApplier {
         const d = decisions[at] as Extract<Decision, { reason: string }>;
         stall = { offset: d.record.offset, class: d.class as InvalidClass, reason: d.reason };
         decisions = decisions.slice(0, at);
-        log.warn({ stream, partition, offset: d.record.offset, class: d.class, reason: d.reason }, 'partition stalled at invalid record');
+        log.warn(
+          { stream, partition, offset: d.record.offset, class: d.class, reason: d.reason },
+          'partition stalled at invalid record',
+        );
       }
     }
     const toOffset = stall ? stall.offset : read.nextOffset;
@@ -138,7 +150,17 @@ export class PartitionApplier {
       await client.query('BEGIN');
       await commitBatch(
         client,
-        { stream, partition, fromOffset: cp.nextOffset, toOffset, decisions, stall, lastAppliedTs, endOffset: read.endOffset, endTs },
+        {
+          stream,
+          partition,
+          fromOffset: cp.nextOffset,
+          toOffset,
+          decisions,
+          stall,
+          lastAppliedTs,
+          endOffset: read.endOffset,
+          endTs,
+        },
         seriesIds,
       );
       await client.query('COMMIT');
@@ -146,9 +168,20 @@ export class PartitionApplier {
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       if (err instanceof CheckpointFencedError) {
-        log.info({ stream, partition, fromOffset: cp.nextOffset }, 'batch fenced: another writer advanced the checkpoint');
+        log.info(
+          { stream, partition, fromOffset: cp.nextOffset },
+          'batch fenced: another writer advanced the checkpoint',
+        );
         const now = await readCheckpoint(pool, stream, partition);
-        return { ...base, state: now.state, nextOffset: now.nextOffset, endOffset: read.endOffset, counts: EMPTY_COUNTS, fenced: true, lagSeconds: null };
+        return {
+          ...base,
+          state: now.state,
+          nextOffset: now.nextOffset,
+          endOffset: read.endOffset,
+          counts: EMPTY_COUNTS,
+          fenced: true,
+          lagSeconds: null,
+        };
       }
       throw err;
     } finally {
@@ -160,11 +193,13 @@ export class PartitionApplier {
     projectorMetrics.recordsApplied.inc(labels, counts.applied);
     projectorMetrics.duplicates.inc(labels, counts.duplicates);
     projectorMetrics.irrelevant.inc(labels, counts.irrelevant);
-    for (const d of decisions) if (isInvalidClass(d.class)) projectorMetrics.quarantined.inc({ ...labels, class: d.class });
+    for (const d of decisions)
+      if (isInvalidClass(d.class)) projectorMetrics.quarantined.inc({ ...labels, class: d.class });
     projectorMetrics.batchSize.observe(labels, counts.read);
     projectorMetrics.applyLatency.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
     projectorMetrics.lagRecords.set(labels, read.endOffset - toOffset);
-    const lagSeconds = endTs !== null && lastAppliedTs !== null ? Math.max(0, (endTs - lastAppliedTs) / 1e6) : null;
+    const lagSeconds =
+      endTs !== null && lastAppliedTs !== null ? Math.max(0, (endTs - lastAppliedTs) / 1e6) : null;
     if (lagSeconds !== null) projectorMetrics.lagSeconds.set(labels, lagSeconds);
     return {
       ...base,
@@ -179,9 +214,15 @@ export class PartitionApplier {
   }
 
   /** Event time of the newest complete record on the bus (for lag in seconds); null when it has none. */
-  private async endEventTime(stream: string, partition: number, endOffset: number, decisions: Decision[]): Promise<Micros | null> {
+  private async endEventTime(
+    stream: string,
+    partition: number,
+    endOffset: number,
+    decisions: Decision[],
+  ): Promise<Micros | null> {
     const last = decisions[decisions.length - 1];
-    if (last && last.record.offset === endOffset - 1 && 'envelope' in last && last.envelope) return last.envelope.tsMicros;
+    if (last && last.record.offset === endOffset - 1 && 'envelope' in last && last.envelope)
+      return last.envelope.tsMicros;
     if (endOffset === 0) return null;
     const tail = await this.deps.bus.read(stream, partition, endOffset - 1, 1);
     const rec = tail.records[0];

@@ -17,5 +17,10 @@ export interface AppContext {
 export function loadAppContext(env: NodeJS.ProcessEnv = process.env): AppContext {
   const config = loadConfig(env);
   const policy = loadPolicyFile(config.policyPath);
-  return { config, policy, parser: new RecordParser({ envelopeSchema, payloadSchemas }), bus: new FileEventBus(config.busRoot) };
+  return {
+    config,
+    policy,
+    parser: new RecordParser({ envelopeSchema, payloadSchemas }),
+    bus: new FileEventBus(config.busRoot),
+  };
 }

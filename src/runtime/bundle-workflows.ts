@@ -4,7 +4,17 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 
 async function main(): Promise<void> {
   const [workflowsPath, out] = process.argv.slice(2);
-  const { code } = await bundleWorkflowCode({ workflowsPath, logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: (m: string) => process.stderr.write(m + '\n') } });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath,
+    logger: {
+      log: () => undefined,
+      trace: () => undefined,
+      debug: () => undefined,
+      info: () => undefined,
+      warn: () => undefined,
+      error: (m: string) => process.stderr.write(m + '\n'),
+    },
+  });
   fs.writeFileSync(out, code);
 }
 

@@ -37,7 +37,10 @@ async function upToDate(databaseUrl: string): Promise<boolean> {
   }
 }
 
-export async function migrateDatabase(databaseUrl: string, log: { info: (o: object, m: string) => void }): Promise<void> {
+export async function migrateDatabase(
+  databaseUrl: string,
+  log: { info: (o: object, m: string) => void },
+): Promise<void> {
   if (await upToDate(databaseUrl)) {
     log.info({}, 'database schema is up to date');
     return;

@@ -102,7 +102,12 @@ export async function startProjectorWorker(o: ProjectorWorkerOptions): Promise<R
       await client.schedule.create({
         scheduleId: pruneScheduleId(o.idPrefix),
         spec: { intervals: [{ every: o.pruneEvery ?? '10 minutes' }] },
-        action: { type: 'startWorkflow', workflowType: 'pruneRetentionWorkflow', taskQueue: o.taskQueue, args: [] },
+        action: {
+          type: 'startWorkflow',
+          workflowType: 'pruneRetentionWorkflow',
+          taskQueue: o.taskQueue,
+          args: [],
+        },
       });
     } catch (err) {
       if (!(err instanceof ScheduleAlreadyRunning)) throw err;

@@ -16,7 +16,8 @@ const WORKFLOWS_DIR = path.resolve(__dirname, '../workflows');
 /** Hash of the workflow sources and the SDK version: a new bundle whenever either changes. */
 function bundleKey(): string {
   const h = createHash('sha256');
-  for (const f of fs.readdirSync(WORKFLOWS_DIR).sort()) h.update(f).update(fs.readFileSync(path.join(WORKFLOWS_DIR, f)));
+  for (const f of fs.readdirSync(WORKFLOWS_DIR).sort())
+    h.update(f).update(fs.readFileSync(path.join(WORKFLOWS_DIR, f)));
   h.update(require('@temporalio/workflow/package.json').version);
   return h.digest('hex').slice(0, 16);
 }
@@ -34,7 +35,9 @@ export async function workflowBundlePath(): Promise<string> {
   const fromTs = __filename.endsWith('.ts');
   const script = path.join(__dirname, `bundle-workflows${fromTs ? '.ts' : '.js'}`);
   const tmp = `${file}.${process.pid}.tmp`;
-  await run(process.execPath, [...(fromTs ? ['-r', 'tsx/cjs'] : []), script, WORKFLOWS_DIR, tmp], { maxBuffer: 16 << 20 });
+  await run(process.execPath, [...(fromTs ? ['-r', 'tsx/cjs'] : []), script, WORKFLOWS_DIR, tmp], {
+    maxBuffer: 16 << 20,
+  });
   fs.renameSync(tmp, file); // atomic: concurrent workers never read a half-written bundle
   return file;
 }

@@ -31,7 +31,9 @@ export function parseTokens(spec: string | undefined): TokenTable {
     const role = pair.slice(0, at).trim();
     const token = pair.slice(at + 1).trim();
     if (at < 0 || (role !== 'reader' && role !== 'operator') || token.length < 8) {
-      throw new TokenConfigError(`OFP_TOKENS entry ${i + 1}: expected role:token with role reader or operator and a token of 8+ characters`);
+      throw new TokenConfigError(
+        `OFP_TOKENS entry ${i + 1}: expected role:token with role reader or operator and a token of 8+ characters`,
+      );
     }
     return { role: role as Role, token };
   });
@@ -46,7 +48,8 @@ export function authenticate(table: TokenTable, authorization: string | undefine
   let role: Role | null = null;
   for (const t of table.tokens) {
     const want = Buffer.from(t.token);
-    if (want.length === given.length && timingSafeEqual(want, given)) role = role === 'operator' ? role : t.role;
+    if (want.length === given.length && timingSafeEqual(want, given))
+      role = role === 'operator' ? role : t.role;
   }
   return role;
 }

@@ -1,5 +1,11 @@
 /** Domain errors of `features` (SPEC 5.8): a code, whether a retry can help, and a detail naming the field. */
-export const FEATURES_ERROR_CODES = ['MISSING_PINS', 'INVALID_REQUEST', 'NOT_FOUND', 'UNAVAILABLE', 'MISSING_PROVENANCE'] as const;
+export const FEATURES_ERROR_CODES = [
+  'MISSING_PINS',
+  'INVALID_REQUEST',
+  'NOT_FOUND',
+  'UNAVAILABLE',
+  'MISSING_PROVENANCE',
+] as const;
 export type FeaturesErrorCode = (typeof FEATURES_ERROR_CODES)[number];
 
 const RETRYABLE: Record<FeaturesErrorCode, boolean> = {
@@ -26,4 +32,5 @@ export class FeaturesRequestError extends Error {
 
 export const missingPins = (detail: string) => new FeaturesRequestError('MISSING_PINS', detail);
 export const invalidRequest = (detail: string) => new FeaturesRequestError('INVALID_REQUEST', detail);
-export const unavailable = (detail: string, cause?: unknown) => new FeaturesRequestError('UNAVAILABLE', detail, { cause });
+export const unavailable = (detail: string, cause?: unknown) =>
+  new FeaturesRequestError('UNAVAILABLE', detail, { cause });

@@ -50,11 +50,26 @@ interface Entry {
 }
 
 /** Errors that mean "no database to talk to" rather than "the query failed". */
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', '57P01', '57P03', '08000', '08001', '08003', '08006']);
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  '57P01',
+  '57P03',
+  '08000',
+  '08001',
+  '08003',
+  '08006',
+]);
 
 function isConnectionError(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
-  return (e.code !== undefined && CONNECTION_CODES.has(e.code)) || /connect|Connection terminated/i.test(e.message ?? '');
+  return (
+    (e.code !== undefined && CONNECTION_CODES.has(e.code)) ||
+    /connect|Connection terminated/i.test(e.message ?? '')
+  );
 }
 
 function fieldFor(group: FeatureGroup, field: string | undefined): string {
@@ -74,10 +89,16 @@ export class FeatureReader {
     const streams = streamsOf(req.groups);
     const entries: Entry[] = [];
     for (const group of req.groups) {
-      for (const key of req.keys) if (key.keyType === group.keyType) entries.push({ group, keyType: key.keyType, keyId: key.keyId });
+      for (const key of req.keys)
+        if (key.keyType === group.keyType) entries.push({ group, keyType: key.keyType, keyId: key.keyId });
     }
     const series: SeriesRef[] = entries.flatMap((e, entry) =>
-      (e.group.fields.length > 0 ? e.group.fields : ['']).map((field) => ({ entry, group: e.group, keyId: e.keyId, field })),
+      (e.group.fields.length > 0 ? e.group.fields : ['']).map((field) => ({
+        entry,
+        group: e.group,
+        keyId: e.keyId,
+        field,
+      })),
     );
     let rows: ReadRow[];
     try {
@@ -117,10 +138,18 @@ export class FeatureReader {
   }
 
   /** Turns the rows of the read statement into the answer, or the error the rows call for. */
-  private assemble(req: FeatureRequest, streams: string[], entries: Entry[], series: SeriesRef[], rows: ReadRow[]): ReadResult {
+  private assemble(
+    req: FeatureRequest,
+    streams: string[],
+    entries: Entry[],
+    series: SeriesRef[],
+    rows: ReadRow[],
+  ): ReadResult {
     const policy = this.policy;
     const cps: PartitionPosture[] = [];
-    const basisOffsets = new Map<string, { partition: number; offset: string }[]>(streams.map((s) => [s, []]));
+    const basisOffsets = new Map<string, { partition: number; offset: string }[]>(
+      streams.map((s) => [s, []]),
+    );
     let applied = 0;
     let h: Micros | null = null;
     let quarantinePresent = false;
@@ -166,7 +195,11 @@ export class FeatureReader {
         }
       }
     }
-    if (applied === 0) throw new FeaturesRequestError('NOT_FOUND', 'no event with these six pins has been applied on any stream');
+    if (applied === 0)
+      throw new FeaturesRequestError(
+        'NOT_FOUND',
+        'no event with these six pins has been applied on any stream',
+      );
     if (h !== null && req.asOf < h - policy.horizonMicros) {
       throw invalidRequest(
         `RETENTION_BOUNDARY_EXCEEDED: asOf ${req.asOfUtc} is before the earliest servable instant ${formatTimestamp(h - policy.horizonMicros)}`,
@@ -178,7 +211,11 @@ export class FeatureReader {
       offsets: basisOffsets.get(stream)!.sort((a, b) => a.partition - b.partition),
     }));
     const missingBasis = basis.find((b) => b.offsets.length === 0);
-    if (missingBasis) throw new FeaturesRequestError('MISSING_PROVENANCE', `no checkpoint for any partition of ${missingBasis.stream}`);
+    if (missingBasis)
+      throw new FeaturesRequestError(
+        'MISSING_PROVENANCE',
+        `no checkpoint for any partition of ${missingBasis.stream}`,
+      );
 
     const sidxOf = new Map(series.map((s, i) => [`${s.entry}:${s.field}`, i]));
     const recencyFloor = h === null ? null : h - policy.keyRetentionMicros;
@@ -193,7 +230,10 @@ export class FeatureReader {
           let partial = windows.get(key) ?? EMPTY;
           const lv = lastValues.get(key);
           if (lv !== undefined && lv !== null && partial.count > 0) {
-            partial = { ...partial, last: { pos: { ts: 0, stream: '', partition: 0, offset: 0 }, value: new Decimal(lv) } };
+            partial = {
+              ...partial,
+              last: { pos: { ts: 0, stream: '', partition: 0, offset: 0 }, value: new Decimal(lv) },
+            };
           }
           named.push({ name: `${f.name}_${w.label}`, value: finishAggregate(f.agg, partial) });
         }
@@ -211,7 +251,11 @@ export class FeatureReader {
     const content: SnapshotContent = {
       pins: req.pins,
       asOfUtc: req.asOfUtc,
-      policyRev: { policyId: policy.policyId, revision: policy.revision, contentDigest: policy.contentDigest },
+      policyRev: {
+        policyId: policy.policyId,
+        revision: policy.revision,
+        contentDigest: policy.contentDigest,
+      },
       featureGroups: req.groups.map((g) => ({ name: g.name, version: g.version })),
       inputBasis: basis,
       graphVersion: null,

@@ -50,21 +50,39 @@ export class Gateway {
     this.reader = new FeatureReader(pool, policy, bus.offsetKind);
   }
 
-  async features(input: FeatureRequestInput, transport: 'graphql' | 'http'): Promise<SnapshotModel | FeaturesErrorModel> {
+  async features(
+    input: FeatureRequestInput,
+    transport: 'graphql' | 'http',
+  ): Promise<SnapshotModel | FeaturesErrorModel> {
     const started = process.hrtime.bigint();
     const requestId = input.requestId || randomUUID();
     try {
       const req = validateRequest(input, this.policy);
       const { content, posture } = await this.reader.read(req);
-      servingMetrics.latency.observe({ transport, outcome: 'ok' }, Number(process.hrtime.bigint() - started) / 1e9);
-      return { content, posture, snapshotHash: snapshotHash(content), createdAt: formatTimestamp(Date.now() * 1000), requestId };
+      servingMetrics.latency.observe(
+        { transport, outcome: 'ok' },
+        Number(process.hrtime.bigint() - started) / 1e9,
+      );
+      return {
+        content,
+        posture,
+        snapshotHash: snapshotHash(content),
+        createdAt: formatTimestamp(Date.now() * 1000),
+        requestId,
+      };
     } catch (err) {
       const e =
         err instanceof FeaturesRequestError
           ? err
-          : new FeaturesRequestError('MISSING_PROVENANCE', `answer could not be completed: ${(err as Error).message}`);
+          : new FeaturesRequestError(
+              'MISSING_PROVENANCE',
+              `answer could not be completed: ${(err as Error).message}`,
+            );
       servingMetrics.errors.inc({ transport, code: e.code });
-      servingMetrics.latency.observe({ transport, outcome: 'error' }, Number(process.hrtime.bigint() - started) / 1e9);
+      servingMetrics.latency.observe(
+        { transport, outcome: 'error' },
+        Number(process.hrtime.bigint() - started) / 1e9,
+      );
       return { code: e.code, retryable: e.retryable, detail: e.detail, requestId };
     }
   }
@@ -93,7 +111,11 @@ export class Gateway {
           endOffset: end,
           lagRecords,
           lagSeconds:
-            lagRecords === 0 ? 0 : r.end_ts_us !== null && r.last_applied_ts_us !== null ? Math.max(0, (r.end_ts_us - r.last_applied_ts_us) / 1e6) : null,
+            lagRecords === 0
+              ? 0
+              : r.end_ts_us !== null && r.last_applied_ts_us !== null
+                ? Math.max(0, (r.end_ts_us - r.last_applied_ts_us) / 1e6)
+                : null,
           state: r.state,
           quarantined: r.quarantined,
           applied: r.applied,
@@ -112,7 +134,12 @@ export class Gateway {
     try {
       partitions = await this.partitions();
     } catch (err) {
-      return { state: 'RED', reasons: [`database unreachable: ${(err as Error).message}`], policyRevision: this.policy.revision, partitions: [] };
+      return {
+        state: 'RED',
+        reasons: [`database unreachable: ${(err as Error).message}`],
+        policyRevision: this.policy.revision,
+        partitions: [],
+      };
     }
     const reasons: string[] = [];
     let state: HealthModel['state'] = 'GREEN';

@@ -84,7 +84,9 @@ export function readParams(runKey: string, streams: string[], series: SeriesRef[
   const lHi: number[] = [];
   series.forEach((s, i) => {
     sIdx.push(i);
-    const needsLast = s.group.features.some((f) => f.agg === 'last' && (f.field ?? s.group.fields[0]) === s.field);
+    const needsLast = s.group.features.some(
+      (f) => f.agg === 'last' && (f.field ?? s.group.fields[0]) === s.field,
+    );
     for (const w of s.group.windows) {
       const { lo, hi } = windowRange(asOf, w.micros);
       for (const r of decomposeRange(lo, hi)) {

@@ -44,7 +44,9 @@ function distinct<T>(items: T[], keyOf: (t: T) => string): T[] {
 }
 
 export function validatePins(input: FeatureRequestInput['pins']): ContextPins {
-  const missing = REQUIRED_PIN_FIELDS.filter(([, camel]) => input[camel] === undefined || input[camel] === null || input[camel] === '');
+  const missing = REQUIRED_PIN_FIELDS.filter(
+    ([, camel]) => input[camel] === undefined || input[camel] === null || input[camel] === '',
+  );
   if (missing.length > 0) throw missingPins(`missing pins: ${missing.map(([, camel]) => camel).join(', ')}`);
   const pins = {} as ContextPins;
   for (const [, camel] of REQUIRED_PIN_FIELDS) {
@@ -64,34 +66,48 @@ export function validatePins(input: FeatureRequestInput['pins']): ContextPins {
 export function validateRequest(input: FeatureRequestInput, policy: FeaturePolicy): FeatureRequest {
   const pins = validatePins(input.pins);
   const asOf = parseTimestamp(input.asOf);
-  if (asOf === null) throw invalidRequest(`asOf: "${input.asOf}" is not a real instant of the form YYYY-MM-DDTHH:MM:SS.ffffffZ`);
+  if (asOf === null)
+    throw invalidRequest(
+      `asOf: "${input.asOf}" is not a real instant of the form YYYY-MM-DDTHH:MM:SS.ffffffZ`,
+    );
 
   const groupRefs = distinct(input.groups, (g) => `${g.name}\u0000${g.version}`);
   if (groupRefs.length === 0) throw invalidRequest('groups: at least one group is required');
-  if (groupRefs.length > MAX_GROUPS) throw invalidRequest(`groups: ${groupRefs.length} distinct groups requested, at most ${MAX_GROUPS}`);
+  if (groupRefs.length > MAX_GROUPS)
+    throw invalidRequest(`groups: ${groupRefs.length} distinct groups requested, at most ${MAX_GROUPS}`);
   const groups = groupRefs.map((ref, i) => {
     const g = findGroup(policy, ref.name, ref.version);
-    if (!g) throw invalidRequest(`groups[${i}]: unknown group or version ${ref.name}/${ref.version} in policy ${policy.policyId} ${policy.revision}`);
+    if (!g)
+      throw invalidRequest(
+        `groups[${i}]: unknown group or version ${ref.name}/${ref.version} in policy ${policy.policyId} ${policy.revision}`,
+      );
     return g;
   });
 
   const keys = distinct(input.keys, (k) => `${k.keyType}\u0000${k.keyId}`);
   if (keys.length === 0) throw invalidRequest('keys: at least one key is required');
-  if (keys.length > MAX_KEYS) throw invalidRequest(`keys: ${keys.length} distinct keys requested, at most ${MAX_KEYS}`);
+  if (keys.length > MAX_KEYS)
+    throw invalidRequest(`keys: ${keys.length} distinct keys requested, at most ${MAX_KEYS}`);
   const servedTypes = new Set(groups.map((g) => g.keyType));
   keys.forEach((k, i) => {
-    if (k.keyId.length === 0 || k.keyId.length > 256) throw invalidRequest(`keys[${i}].keyId: must be 1..256 characters`);
+    if (k.keyId.length === 0 || k.keyId.length > 256)
+      throw invalidRequest(`keys[${i}].keyId: must be 1..256 characters`);
     if (!servedTypes.has(k.keyType)) {
-      throw invalidRequest(`keys[${i}].keyType: ${k.keyType} is served by none of the requested groups (${[...servedTypes].join(', ')})`);
+      throw invalidRequest(
+        `keys[${i}].keyType: ${k.keyType} is served by none of the requested groups (${[...servedTypes].join(', ')})`,
+      );
     }
   });
 
   const waitMs = input.waitMs ?? 0;
-  if (!Number.isInteger(waitMs) || waitMs < 0 || waitMs > MAX_WAIT_MS) throw invalidRequest(`waitMs: must be an integer 0..${MAX_WAIT_MS}`);
+  if (!Number.isInteger(waitMs) || waitMs < 0 || waitMs > MAX_WAIT_MS)
+    throw invalidRequest(`waitMs: must be an integer 0..${MAX_WAIT_MS}`);
   const minBasis = (input.minBasis ?? []).flatMap((b, i) =>
     b.offsets.map((o, j) => {
-      if (!/^(0|[1-9][0-9]{0,15})$/.test(o.offset)) throw invalidRequest(`minBasis[${i}].offsets[${j}].offset: must be a decimal offset`);
-      if (!Number.isInteger(o.partition) || o.partition < 0) throw invalidRequest(`minBasis[${i}].offsets[${j}].partition: must be >= 0`);
+      if (!/^(0|[1-9][0-9]{0,15})$/.test(o.offset))
+        throw invalidRequest(`minBasis[${i}].offsets[${j}].offset: must be a decimal offset`);
+      if (!Number.isInteger(o.partition) || o.partition < 0)
+        throw invalidRequest(`minBasis[${i}].offsets[${j}].partition: must be >= 0`);
       return { stream: b.stream, partition: o.partition, offset: Number(o.offset) };
     }),
   );

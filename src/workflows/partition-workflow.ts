@@ -47,7 +47,12 @@ export interface PartitionWorkflowInput {
 const batchActivities = proxyActivities<ProjectorActivities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '20 seconds',
-  retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes: ['PolicyError'] },
+  retry: {
+    initialInterval: '500 ms',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    nonRetryableErrorTypes: ['PolicyError'],
+  },
 });
 
 const controlActivities = proxyActivities<ProjectorActivities>({
@@ -86,7 +91,11 @@ export async function partitionWorkflow(input: PartitionWorkflowInput): Promise<
       { key: OfpNextOffset, value: status.nextOffset },
     ]);
   };
-  const adopt = (s: { state: PartitionStatus['state']; nextOffset: number; stalled: PartitionStatus['stalled'] }): PartitionStatus => {
+  const adopt = (s: {
+    state: PartitionStatus['state'];
+    nextOffset: number;
+    stalled: PartitionStatus['stalled'];
+  }): PartitionStatus => {
     status.state = s.state;
     status.nextOffset = s.nextOffset;
     status.stalled = s.stalled;
@@ -100,8 +109,12 @@ export async function partitionWorkflow(input: PartitionWorkflowInput): Promise<
     polling?.cancel(); // stop an idle long-poll at once; an in-flight commit is fenced on state RUNNING
     return adopt(s);
   });
-  setHandler(resumeUpdate, async () => adopt(await controlActivities.setPartitionState({ stream, partition, action: 'resume' })));
-  setHandler(retryUpdate, async () => adopt(await controlActivities.setPartitionState({ stream, partition, action: 'retry' })));
+  setHandler(resumeUpdate, async () =>
+    adopt(await controlActivities.setPartitionState({ stream, partition, action: 'resume' })),
+  );
+  setHandler(retryUpdate, async () =>
+    adopt(await controlActivities.setPartitionState({ stream, partition, action: 'retry' })),
+  );
   setHandler(skipUpdate, async () => adopt(await controlActivities.skipStalledRecord({ stream, partition })));
 
   publish();
@@ -124,7 +137,8 @@ export async function partitionWorkflow(input: PartitionWorkflowInput): Promise<
       status.batches++;
       status.appliedInRun += result.counts.applied;
       // The database is the authority on state; an update may have changed it while the batch ran.
-      if (status.state === 'RUNNING' || result.state !== 'RUNNING') adopt({ state: result.state, nextOffset: result.nextOffset, stalled: result.stalled ?? null });
+      if (status.state === 'RUNNING' || result.state !== 'RUNNING')
+        adopt({ state: result.state, nextOffset: result.nextOffset, stalled: result.stalled ?? null });
       else status.nextOffset = result.nextOffset;
     } catch (err) {
       if (!isCancellation(err)) throw err;

@@ -2,7 +2,10 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { ProjectorActivities } from '../activities';
 
-const acts = proxyActivities<ProjectorActivities>({ startToCloseTimeout: '30 minutes', heartbeatTimeout: '1 minute' });
+const acts = proxyActivities<ProjectorActivities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '1 minute',
+});
 
 export async function pruneRetentionWorkflow(): Promise<{ contributions: number; tiles: number }> {
   return acts.pruneRetention();

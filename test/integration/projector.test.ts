@@ -65,7 +65,14 @@ describe('projector through Temporal', () => {
     expect(totals.duplicates).toBe(summary.classes.duplicate);
     expect(totals.irrelevant).toBe(summary.classes.irrelevant);
     const q = await quarantineByClass(stack);
-    for (const c of ['unparseable', 'pins_invalid', 'envelope_invalid', 'payload_invalid', 'too_late', 'anomaly'] as const) {
+    for (const c of [
+      'unparseable',
+      'pins_invalid',
+      'envelope_invalid',
+      'payload_invalid',
+      'too_late',
+      'anomaly',
+    ] as const) {
       expect({ class: c, n: q[c] ?? 0 }).toEqual({ class: c, n: summary.classes[c] });
     }
 
@@ -85,7 +92,9 @@ describe('projector through Temporal', () => {
     const inputBasis = ['fp.bus.context.flow_anchor.fraud.v1', 'fp.bus.traffic.fraud.v1'].map((stream) => ({
       stream,
       offsetKind: 'file_line',
-      offsets: basis.filter((b) => b.stream === stream).map((b) => ({ partition: b.partition, offset: String(b.next_offset) })),
+      offsets: basis
+        .filter((b) => b.stream === stream)
+        .map((b) => ({ partition: b.partition, offset: String(b.next_offset) })),
     }));
     const replay = await replayBus(stack.bus, stack.policy, stack.parser, inputBasis);
     expect(replay.counts.applied).toBe(summary.classes.applied);
@@ -93,9 +102,12 @@ describe('projector through Temporal', () => {
     // Sample keys of every group, including absent ones, at several asOf instants.
     const run = summary.runs[0];
     const keysOf = async (group: string) =>
-      (await stack.pool.query(`SELECT DISTINCT key_id FROM series WHERE group_name = $1 ORDER BY key_id LIMIT 6`, [group])).rows.map(
-        (r) => r.key_id as string,
-      );
+      (
+        await stack.pool.query(
+          `SELECT DISTINCT key_id FROM series WHERE group_name = $1 ORDER BY key_id LIMIT 6`,
+          [group],
+        )
+      ).rows.map((r) => r.key_id as string);
     const to = summary.eventTime!.to;
     const from = summary.eventTime!.from;
     const asOfs = [to, from, formatTimestamp((Date.parse(to) * 1000 + Date.parse(from) * 1000) / 2)];
@@ -110,7 +122,12 @@ describe('projector through Temporal', () => {
         const input = { pins: run, asOf, keys, groups: [{ name: group, version: 'v1' }] };
         const online = await gw.gateway.features(input, 'graphql');
         if ('code' in online) throw new Error(`${online.code}: ${online.detail}`);
-        const offline = answerFromReplay(replay, stack.policy, validateRequest(input, stack.policy), inputBasis);
+        const offline = answerFromReplay(
+          replay,
+          stack.policy,
+          validateRequest(input, stack.policy),
+          inputBasis,
+        );
         expect(online.content.features).toEqual(offline.features);
         expect(online.content.freshness).toEqual(offline.freshness);
         expect(online.snapshotHash).toBe(snapshotHash(offline));
@@ -123,9 +140,15 @@ describe('projector through Temporal', () => {
   it('stall mode stops at the invalid record; the skip update quarantines it and projection completes', async () => {
     const policyDir = tempDir('ofp-policy-');
     const policyPath = path.join(policyDir, 'features.yaml');
-    fs.writeFileSync(policyPath, fs.readFileSync(DEFAULT_POLICY, 'utf8').replace('on_invalid: quarantine', 'on_invalid: stall'));
+    fs.writeFileSync(
+      policyPath,
+      fs.readFileSync(DEFAULT_POLICY, 'utf8').replace('on_invalid: quarantine', 'on_invalid: stall'),
+    );
     stack = await createTestStack({ policyPath });
-    const summary = await generate({ seed: 11, count: 600, partitions: 1, payloadInvalidFraction: 0.005, progress: false }, stack.busRoot);
+    const summary = await generate(
+      { seed: 11, count: 600, partitions: 1, payloadInvalidFraction: 0.005, progress: false },
+      stack.busRoot,
+    );
     expect(summary.classes.payload_invalid).toBeGreaterThan(0);
     const worker = await stack.startWorker();
 
@@ -133,11 +156,15 @@ describe('projector through Temporal', () => {
     const deadline = Date.now() + 90_000;
     for (;;) {
       await new Promise((r) => setTimeout(r, 300));
-      const { rows } = await stack.pool.query(`SELECT stream, partition, state, next_offset, stalled_offset FROM checkpoints`);
+      const { rows } = await stack.pool.query(
+        `SELECT stream, partition, state, next_offset, stalled_offset FROM checkpoints`,
+      );
       const stalled = rows.find((r) => r.state === 'STALLED');
       if (stalled) {
         expect(stalled.stalled_offset).toBe(stalled.next_offset);
-        const handle = worker.client.workflow.getHandle(`${stack.idPrefix}/${stalled.stream}/${stalled.partition}`);
+        const handle = worker.client.workflow.getHandle(
+          `${stack.idPrefix}/${stalled.stream}/${stalled.partition}`,
+        );
         const status = await handle.executeUpdate('skip');
         expect((status as { state: string }).state).toBe('RUNNING');
         skips++;
@@ -151,7 +178,9 @@ describe('projector through Temporal', () => {
     const totals = await checkpointTotals(stack);
     expect(totals.read).toBe(summary.events);
     expect(totals.quarantined).toBe(summary.classes.payload_invalid);
-    const { rows } = await stack.pool.query(`SELECT resolution, count(*)::int AS n FROM quarantine GROUP BY resolution`);
+    const { rows } = await stack.pool.query(
+      `SELECT resolution, count(*)::int AS n FROM quarantine GROUP BY resolution`,
+    );
     expect(rows).toEqual([{ resolution: 'skip', n: summary.classes.payload_invalid }]);
   });
 

@@ -10,7 +10,8 @@ const TEMPLATE_DB = 'ofp_test_template';
 /** Creates a database cloned from the migrated template and returns its URL. */
 export async function freshDatabase(): Promise<string> {
   const adminUrl = process.env.OFP_TEST_ADMIN_URL;
-  if (!adminUrl) throw new Error('OFP_TEST_ADMIN_URL is not set: run integration tests through jest (global-setup)');
+  if (!adminUrl)
+    throw new Error('OFP_TEST_ADMIN_URL is not set: run integration tests through jest (global-setup)');
   const name = `ofp_t_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
@@ -26,7 +27,10 @@ export async function freshDatabase(): Promise<string> {
 
 export function temporalAddress(): string {
   const a = process.env.OFP_TEST_TEMPORAL_ADDRESS;
-  if (!a) throw new Error('OFP_TEST_TEMPORAL_ADDRESS is not set: run integration tests through jest (global-setup)');
+  if (!a)
+    throw new Error(
+      'OFP_TEST_TEMPORAL_ADDRESS is not set: run integration tests through jest (global-setup)',
+    );
   return a;
 }
 

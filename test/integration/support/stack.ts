@@ -33,7 +33,9 @@ export interface TestStack {
   stop(): Promise<void>;
 }
 
-export async function createTestStack(options: { policyPath?: string; busRoot?: string } = {}): Promise<TestStack> {
+export async function createTestStack(
+  options: { policyPath?: string; busRoot?: string } = {},
+): Promise<TestStack> {
   const databaseUrl = await freshDatabase();
   const busRoot = options.busRoot ?? tempDir('ofp-bus-');
   const policy = loadPolicyFile(options.policyPath ?? DEFAULT_POLICY);
@@ -90,7 +92,9 @@ export async function createTestStack(options: { policyPath?: string; busRoot?: 
       for (;;) {
         const { rows } = await pool.query(`SELECT stream, partition, next_offset, state FROM checkpoints`);
         let behind = rows.length === 0;
-        for (const r of rows) if (r.state === 'RUNNING' && r.next_offset < (await stack.bus.endOffset(r.stream, r.partition))) behind = true;
+        for (const r of rows)
+          if (r.state === 'RUNNING' && r.next_offset < (await stack.bus.endOffset(r.stream, r.partition)))
+            behind = true;
         if (!behind) return;
         if (Date.now() > deadline) throw new Error(`projection not caught up: ${JSON.stringify(rows)}`);
         await new Promise((r) => setTimeout(r, 200));

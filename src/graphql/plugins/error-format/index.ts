@@ -23,7 +23,9 @@ const CLIENT_ERRORS = new Set<string>([
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const original = unwrapResolverError(error);
   const ownCode =
-    original instanceof GraphQLError && typeof original.extensions?.code === 'string' ? original.extensions.code : undefined;
+    original instanceof GraphQLError && typeof original.extensions?.code === 'string'
+      ? original.extensions.code
+      : undefined;
   const given = typeof formatted.extensions?.code === 'string' ? formatted.extensions.code : undefined;
   let code: string;
   let message = formatted.message;

@@ -63,9 +63,15 @@ export function queryLimitsRule(limits: QueryLimits = {}): ValidationRule {
   return (context: ValidationContext) => {
     const doc = context.getDocument();
     const fragments: Record<string, FragmentDefinitionNode> = {};
-    for (const def of doc.definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) fragments[def.name.value] = def;
+    for (const def of doc.definitions)
+      if (def.kind === Kind.FRAGMENT_DEFINITION) fragments[def.name.value] = def;
     const fail = (message: string, node: ASTNode) =>
-      context.reportError(new GraphQLError(message, { nodes: [node], extensions: { code: GatewayErrorCode.INVALID_REQUEST, retryable: false } }));
+      context.reportError(
+        new GraphQLError(message, {
+          nodes: [node],
+          extensions: { code: GatewayErrorCode.INVALID_REQUEST, retryable: false },
+        }),
+      );
     return {
       OperationDefinition(op) {
         const acc = { depth: 0, cost: 0, aliases: 0 };
@@ -73,7 +79,8 @@ export function queryLimitsRule(limits: QueryLimits = {}): ValidationRule {
         // The walk stops at the first limit exceeded, so the messages name the limit, not the full size.
         if (acc.depth > maxDepth) fail(`query depth exceeds the limit of ${maxDepth}`, op);
         else if (acc.cost > maxCost) fail(`query selects more fields than the limit of ${maxCost}`, op);
-        if (acc.aliases > maxAliases) fail(`query uses ${acc.aliases} aliases, more than the limit of ${maxAliases}`, op);
+        if (acc.aliases > maxAliases)
+          fail(`query uses ${acc.aliases} aliases, more than the limit of ${maxAliases}`, op);
       },
     };
   };
