@@ -1,11 +1,11 @@
 /** `ofp up`, `ofp worker`, `ofp serve`, `ofp db migrate`, `ofp temporal install`. */
 import type { Command } from 'commander';
 import { logger } from '../logger';
-import { loadAppContext } from '../runtime/app-context';
+import { loadAppContext, type AppContext } from '../runtime/app-context';
 import { migrateDatabase } from '../runtime/migrate';
 import { startProjectorWorker } from '../runtime/projector-worker';
 import { startGateway } from '../runtime/gateway';
-import { parseTokens, tokenFor } from '../serving/auth';
+import { parseTokens, tokenFor, type TokenTable } from '../serving/auth';
 import { startServices } from '../services/stack';
 import { installTemporal } from '../services/temporal-cli';
 import { runDemo, type DemoOptions } from './demo';
@@ -22,6 +22,49 @@ function untilSignal(): Promise<NodeJS.Signals> {
 async function stopAll(steps: (() => Promise<void>)[]): Promise<void> {
   for (const step of steps.reverse())
     await step().catch((err: unknown) => logger.warn({ err }, 'shutdown step failed'));
+}
+
+type Services = Awaited<ReturnType<typeof startServices>>;
+
+/** Worker options from the configuration and the running services (shared by `up` and `worker`). */
+function workerOptions(
+  app: AppContext,
+  services: Services & { temporalAddress: string },
+  discoveryIntervalMs?: number,
+) {
+  return {
+    databaseUrl: services.databaseUrl,
+    temporalAddress: services.temporalAddress,
+    namespace: services.temporalNamespace,
+    taskQueue: app.config.taskQueue,
+    idPrefix: app.config.idPrefix,
+    policy: app.policy,
+    parser: app.parser,
+    bus: app.bus,
+    log: logger,
+    supervisor: {
+      discoveryIntervalMs,
+      batchSize: app.config.batchSize,
+      batchesPerActivity: app.config.batchesPerActivity,
+    },
+  };
+}
+
+/** Gateway options from the configuration and the running services (shared by `up` and `serve`). */
+function gatewayOptions(app: AppContext, services: Services, tokens: TokenTable) {
+  return {
+    databaseUrl: services.databaseUrl,
+    temporalAddress: services.temporalAddress,
+    namespace: services.temporalNamespace,
+    policy: app.policy,
+    bus: app.bus,
+    tokens,
+    port: app.config.httpPort,
+    host: app.config.httpHost,
+    introspection: app.config.introspection,
+    idPrefix: app.config.idPrefix,
+    log: logger,
+  };
 }
 
 export function registerServiceCommands(program: Command): void {
@@ -46,36 +89,9 @@ export function registerServiceCommands(program: Command): void {
         const tokens = parseTokens(app.config.tokens);
         const demo: DemoOptions | undefined = opts.demo ? { events: Number(opts.demoEvents) } : undefined;
         if (demo) await runDemo.prepare(app, demo);
-        const worker = await startProjectorWorker({
-          databaseUrl: services.databaseUrl,
-          temporalAddress: services.temporalAddress,
-          namespace: services.temporalNamespace,
-          taskQueue: app.config.taskQueue,
-          idPrefix: app.config.idPrefix,
-          policy: app.policy,
-          parser: app.parser,
-          bus: app.bus,
-          log: logger,
-          supervisor: {
-            discoveryIntervalMs: 2000,
-            batchSize: app.config.batchSize,
-            batchesPerActivity: app.config.batchesPerActivity,
-          },
-        });
+        const worker = await startProjectorWorker(workerOptions(app, services, 2000));
         stops.push(() => worker.shutdown());
-        const gw = await startGateway({
-          databaseUrl: services.databaseUrl,
-          temporalAddress: services.temporalAddress,
-          namespace: services.temporalNamespace,
-          policy: app.policy,
-          bus: app.bus,
-          tokens,
-          port: app.config.httpPort,
-          host: app.config.httpHost,
-          introspection: app.config.introspection,
-          idPrefix: app.config.idPrefix,
-          log: logger,
-        });
+        const gw = await startGateway(gatewayOptions(app, services, tokens));
         stops.push(() => gw.stop());
         const readyMs = Date.now() - started;
         const lines = [
@@ -113,18 +129,7 @@ export function registerServiceCommands(program: Command): void {
       const stops: (() => Promise<void>)[] = [() => services.stop()];
       try {
         await migrateDatabase(services.databaseUrl, logger);
-        const worker = await startProjectorWorker({
-          databaseUrl: services.databaseUrl,
-          temporalAddress: services.temporalAddress,
-          namespace: services.temporalNamespace,
-          taskQueue: app.config.taskQueue,
-          idPrefix: app.config.idPrefix,
-          policy: app.policy,
-          parser: app.parser,
-          bus: app.bus,
-          log: logger,
-          supervisor: { batchSize: app.config.batchSize, batchesPerActivity: app.config.batchesPerActivity },
-        });
+        const worker = await startProjectorWorker(workerOptions(app, services));
         stops.push(() => worker.shutdown());
         await Promise.race([untilSignal(), worker.done]);
       } finally {
@@ -144,19 +149,7 @@ export function registerServiceCommands(program: Command): void {
       const stops: (() => Promise<void>)[] = [() => services.stop()];
       try {
         const tokens = parseTokens(app.config.tokens);
-        const gw = await startGateway({
-          databaseUrl: services.databaseUrl,
-          temporalAddress: services.temporalAddress,
-          namespace: services.temporalNamespace,
-          policy: app.policy,
-          bus: app.bus,
-          tokens,
-          port: app.config.httpPort,
-          host: app.config.httpHost,
-          introspection: app.config.introspection,
-          idPrefix: app.config.idPrefix,
-          log: logger,
-        });
+        const gw = await startGateway(gatewayOptions(app, services, tokens));
         stops.push(() => gw.stop());
         if (tokens.generated)
           process.stdout.write(

@@ -7,7 +7,7 @@ import { isIntegerLiteral, isLosslessNumber, type JsonObject, type LosslessNumbe
 import { canonicalDecimal } from './decimal';
 import { runKeyOf, type ContextPins } from './pins';
 import type { BusRecord, Envelope, InvalidClass, RecordClass } from './record';
-import type { FeatureGroup, FeaturePolicy } from './policy';
+import { groupsMatching, type FeatureGroup, type FeaturePolicy } from './policy';
 import type { RecordParser } from './envelope';
 import { payloadHash } from './envelope';
 import type { Micros } from './time';
@@ -79,11 +79,6 @@ export type Prepared =
       contributions: Contribution[];
     };
 
-/** Groups whose stream and event type both match (SPEC 1.1). */
-export function matchingGroups(policy: FeaturePolicy, stream: string, eventType: string): FeatureGroup[] {
-  return policy.groups.filter((g) => g.streams.includes(stream) && g.eventTypes.includes(eventType));
-}
-
 /** Exact text of a key id: integers keep every digit; strings are taken as they are. */
 function keyText(value: unknown): string | null {
   if (isIntegerLiteral(value)) return canonicalDecimal((value as LosslessNumber).value);
@@ -123,7 +118,7 @@ export function prepareRecord(record: BusRecord, policy: FeaturePolicy, parser: 
   }
   const envelope = parsed.envelope;
   const runKey = runKeyOf(envelope.pins);
-  const groups = matchingGroups(policy, record.stream, envelope.eventType);
+  const groups = groupsMatching(policy, record.stream, envelope.eventType);
   if (groups.length === 0) return { kind: 'final', decision: { record, class: 'irrelevant', runKey } };
   const payloadProblem = parser.validatePayload(envelope.eventType, envelope.payload);
   const contributions = payloadProblem ?? contributionsOf(groups, envelope.payload as JsonObject);
