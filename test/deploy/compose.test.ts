@@ -186,9 +186,9 @@ describe('Dockerfile', () => {
     expect(outputs.map((f) => path.relative(root, f))).toContain(script);
   });
 
-  it('sets only environment variables the code reads (or NODE_ENV)', () => {
+  it('sets only environment variables the code reads (or NODE_ENV, NODE_OPTIONS)', () => {
     const names = instruction('ENV').flatMap((l) => [...l.matchAll(/([A-Z_][A-Z0-9_]*)=/g)].map((m) => m[1]));
-    const allowed = new Set<string>([...CONFIG_VARIABLES, 'NODE_ENV']);
+    const allowed = new Set<string>([...CONFIG_VARIABLES, 'NODE_ENV', 'NODE_OPTIONS']);
     expect(names.filter((n) => !allowed.has(n))).toEqual([]);
   });
 });
