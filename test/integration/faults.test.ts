@@ -204,7 +204,13 @@ describe('faults during projection', () => {
     cleanups.push(async () => {
       for (const w of workers) await w.shutdown();
     });
-    const worker = await startWorkerFor(s, { temporalAddress: server.address, batchSize: FAULT_BATCH });
+    // One batch per activity: a long-running activity would finish the whole backlog without the server (it only
+    // needs PostgreSQL and the bus), and the outage would then test nothing.
+    const worker = await startWorkerFor(s, {
+      temporalAddress: server.address,
+      batchSize: FAULT_BATCH,
+      batchesPerActivity: 1,
+    });
     workers.push(worker);
     let workerError: unknown;
     let workerDone = false;

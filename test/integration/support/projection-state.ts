@@ -16,6 +16,8 @@ export interface WorkerOptions {
   temporalAddress: string;
   batchSize?: number;
   idleWaitMs?: number;
+  /** Batches one activity may apply (the workflow default is 16). */
+  batchesPerActivity?: number;
 }
 
 /** Like `stack.startWorker()`, with the Temporal server and the partition batch size chosen by the test. */
@@ -32,7 +34,12 @@ export async function startWorkerFor(stack: TestStack, o: WorkerOptions): Promis
     bus: new FileEventBus(stack.busRoot),
     log,
     idPrefix: stack.idPrefix,
-    supervisor: { discoveryIntervalMs: 500, idleWaitMs: o.idleWaitMs ?? 3000, batchSize: o.batchSize },
+    supervisor: {
+      discoveryIntervalMs: 500,
+      idleWaitMs: o.idleWaitMs ?? 3000,
+      batchSize: o.batchSize,
+      batchesPerActivity: o.batchesPerActivity,
+    },
   });
 }
 
