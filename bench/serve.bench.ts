@@ -31,6 +31,8 @@ const HOT_EVENTS = Number(process.env.BENCH_HOT_EVENTS ?? 1_000_000);
 const RPS_LIST = (process.env.BENCH_RPS ?? '2000').split(',').map(Number);
 const RPS = RPS_LIST[RPS_LIST.length - 1];
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+/** Rate of the hot-merchant scenario. Default 500. */
+const HOT_RPS = Number(process.env.BENCH_HOT_RPS ?? 500);
 const TOKEN = 'reader-bench-token';
 const ANCHOR = 'fp.bus.context.flow_anchor.fraud.v1';
 const START = '2026-02-06T17:00:00.000000Z';
@@ -262,8 +264,8 @@ async function main(): Promise<void> {
             body({ pins, asOf, keys: keys10, groups: groups5.map((name) => ({ name, version: 'v1' })) }),
         },
         {
-          name: `hot merchant (${HOT_EVENTS} events in 7d) @ 500 req/s`,
-          rps: 500,
+          name: `hot merchant (${HOT_EVENTS} events in 7d) @ ${HOT_RPS} req/s`,
+          rps: HOT_RPS,
           body: () =>
             body({
               pins: hot.pins,
