@@ -6,7 +6,7 @@
 import { isIntegerLiteral, isLosslessNumber, type JsonObject, type LosslessNumber } from './json';
 import { canonicalDecimal } from './decimal';
 import { runKeyOf, type ContextPins } from './pins';
-import type { BusRecord, Envelope, InvalidClass, RecordClass } from './record';
+import type { BusRecord, Envelope, InvalidClass } from './record';
 import { groupsMatching, type FeatureGroup, type FeaturePolicy } from './policy';
 import type { RecordParser } from './envelope';
 import { payloadHash } from './envelope';
@@ -266,21 +266,4 @@ export function classifyInOrder(
     if (d.class === 'applied') state.apply(d);
     return d;
   });
-}
-
-/** Tally of decisions by class. */
-export function countByClass(decisions: Decision[]): Record<RecordClass, number> {
-  const counts = {
-    unparseable: 0,
-    pins_invalid: 0,
-    envelope_invalid: 0,
-    irrelevant: 0,
-    payload_invalid: 0,
-    too_late: 0,
-    duplicate: 0,
-    anomaly: 0,
-    applied: 0,
-  } as Record<RecordClass, number>;
-  for (const d of decisions) counts[d.class]++;
-  return counts;
 }

@@ -58,8 +58,3 @@ export function decomposeRange(
   split(lo, hi, 0);
   return out;
 }
-
-/** Start of the tile of granularity `g` containing `ts`. */
-export function tileStart(ts: Micros, g: Micros): Micros {
-  return Math.floor(ts / g) * g;
-}

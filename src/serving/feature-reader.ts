@@ -3,7 +3,7 @@
  * horizon, the quarantine flag and every window of every (group, key) in bulk, so values and basis name the same
  * inputs; this module turns its rows into the answer.
  */
-import { finishAggregate, type Partial } from '../core/aggregate';
+import { emptyPartial, finishAggregate, type Partial } from '../core/aggregate';
 import { Decimal } from '../core/decimal';
 import { runKeyOf } from '../core/pins';
 import { streamsOf, type FeatureGroup, type FeaturePolicy } from '../core/policy';
@@ -227,7 +227,7 @@ export class FeatureReader {
         const sidx = sidxOf.get(`${i}:${fieldFor(e.group, f.field)}`)!;
         for (const w of e.group.windows) {
           const key = `${sidx}:${w.micros}`;
-          let partial = windows.get(key) ?? EMPTY;
+          let partial = windows.get(key) ?? emptyPartial();
           const lv = lastValues.get(key);
           if (lv !== undefined && lv !== null && partial.count > 0) {
             partial = {
@@ -269,5 +269,3 @@ export class FeatureReader {
     return { content, posture: computePosture(cps) };
   }
 }
-
-const EMPTY: Partial = { count: 0, sum: new Decimal(0), min: null, max: null, last: null };

@@ -11,6 +11,7 @@
  * 5. A bus with duplicates and reordering against its clean twin (no duplicates, event-time order).
  */
 import fs from 'node:fs';
+import { MIXED_TRAFFIC } from './support/traffic';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { partitionFilePath } from '../../src/bus/file-layout';
@@ -43,18 +44,7 @@ const TRAFFIC = {
   seed: 21,
   count: 8000,
   rate: 20,
-  partitions: 2,
-  runs: 2,
-  outOfOrderFraction: 0.05,
-  duplicateFraction: 0.03,
-  anomalyFraction: 0.01,
-  unparseableFraction: 0.005,
-  pinsInvalidFraction: 0.005,
-  envelopeInvalidFraction: 0.005,
-  payloadInvalidFraction: 0.005,
-  tooLateFraction: 0.005,
-  irrelevantFraction: 0.01,
-  progress: false,
+  ...MIXED_TRAFFIC,
 };
 /** Batch size of the faulted passes (the reference pass uses the default 2000): many commits to interrupt. */
 const FAULT_BATCH = 250;

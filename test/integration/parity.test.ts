@@ -5,6 +5,7 @@
  * values, freshness, snapshot hashes, and error codes.
  */
 import { generate } from '../../src/generator/generate';
+import { MIXED_TRAFFIC } from './support/traffic';
 import { formatParityReport, runParity } from '../../src/replay/parity';
 import { createTestStack, READER_TOKEN, type TestStack } from './support/stack';
 
@@ -21,18 +22,7 @@ describe('parity: gateway answers vs offline replay', () => {
         seed: 2027,
         count: 5000,
         rate: 2,
-        partitions: 2,
-        runs: 2,
-        outOfOrderFraction: 0.05,
-        duplicateFraction: 0.03,
-        anomalyFraction: 0.01,
-        unparseableFraction: 0.005,
-        pinsInvalidFraction: 0.005,
-        envelopeInvalidFraction: 0.005,
-        payloadInvalidFraction: 0.005,
-        tooLateFraction: 0.005,
-        irrelevantFraction: 0.01,
-        progress: false,
+        ...MIXED_TRAFFIC,
       },
       stack.busRoot,
     );

@@ -4,6 +4,7 @@
  * offline replay of the bus at the served basis.
  */
 import fs from 'node:fs';
+import { MIXED_TRAFFIC } from './support/traffic';
 import path from 'node:path';
 import { generate } from '../../src/generator/generate';
 import { createPrisma } from '../../src/db/prisma';
@@ -20,18 +21,7 @@ const TRAFFIC_MIX = {
   seed: 7,
   count: 4000,
   rate: 20,
-  partitions: 2,
-  runs: 2,
-  outOfOrderFraction: 0.05,
-  duplicateFraction: 0.03,
-  anomalyFraction: 0.01,
-  unparseableFraction: 0.005,
-  pinsInvalidFraction: 0.005,
-  envelopeInvalidFraction: 0.005,
-  payloadInvalidFraction: 0.005,
-  tooLateFraction: 0.005,
-  irrelevantFraction: 0.01,
-  progress: false,
+  ...MIXED_TRAFFIC,
 };
 
 async function checkpointTotals(stack: TestStack) {
