@@ -23,6 +23,8 @@ export interface ReadResult {
 
 export interface EventBus {
   readonly offsetKind: OffsetKind;
+  /** Where the bus reads from (a directory, brokers), for error messages. */
+  readonly location: string;
   /** Streams present on the bus. */
   listStreams(): Promise<string[]>;
   /** Partitions present for a stream, ascending. */

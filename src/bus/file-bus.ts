@@ -72,6 +72,10 @@ export class FileEventBus implements EventBus {
     this.buffers = new BufferPool(bufferBytes);
   }
 
+  get location(): string {
+    return this.root;
+  }
+
   /** Stream directories under the root, sorted. Empty when the root does not exist. */
   async listStreams(): Promise<string[]> {
     this.assertOpen();

@@ -49,6 +49,27 @@ export async function setPartitionState(
   return cp;
 }
 
+/**
+ * Stalls a RUNNING partition at `offset` for a reason that is not one invalid record (rewritten bus history).
+ * Fenced on the checkpoint: returns false when another writer moved it first.
+ */
+export async function stallPartition(
+  pool: Pool,
+  stream: string,
+  partition: number,
+  offset: number,
+  stallClass: string,
+  reason: string,
+): Promise<boolean> {
+  const moved = await pool.query(
+    `UPDATE checkpoints SET state = 'STALLED', stalled_offset = $3, stalled_class = $4, stalled_reason = $5,
+            updated_at = now()
+      WHERE stream = $1 AND partition = $2 AND state = 'RUNNING' AND next_offset = $3`,
+    [stream, partition, offset, stallClass, reason],
+  );
+  return moved.rowCount === 1;
+}
+
 /** Quarantines the record a stalled partition stopped at (resolution `skip`) and advances past it. */
 export async function skipStalledRecord(
   pool: Pool,
@@ -61,6 +82,12 @@ export async function skipStalledRecord(
   const cp = await readCheckpoint(pool, stream, partition);
   if (cp.state !== 'STALLED' || cp.stalledOffset === null) {
     throw new PartitionControlError(`${stream}/${partition}: nothing to skip, the partition is ${cp.state}`);
+  }
+  if (cp.stalledClass === 'history_rewritten') {
+    throw new PartitionControlError(
+      `${stream}/${partition}: stalled because the bus history was rewritten, not at one invalid record; ` +
+        'restore the partition file, then retry',
+    );
   }
   const offset = cp.stalledOffset;
   const { records } = await bus.read(stream, partition, offset, 1);

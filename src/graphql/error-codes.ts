@@ -4,6 +4,8 @@ export enum GatewayErrorCode {
   INVALID_REQUEST = 'INVALID_REQUEST',
   UNAUTHENTICATED = 'UNAUTHENTICATED',
   FORBIDDEN = 'FORBIDDEN',
+  /** An operator action the partition's state does not allow (skip when nothing is stalled, resume when running). */
+  FAILED_PRECONDITION = 'FAILED_PRECONDITION',
   UNAVAILABLE = 'UNAVAILABLE',
   INTERNAL = 'INTERNAL',
 }

@@ -28,6 +28,12 @@ async function control(ctx: GatewayContext, stream: string, partition: number, a
       stalledOffset: s.stalled ? String(s.stalled.offset) : null,
     };
   } catch (err) {
+    const refused = controlRefusal(err);
+    if (refused !== undefined) {
+      throw new GraphQLError(`${action} ${stream}/${partition} refused: ${refused}`, {
+        extensions: { code: GatewayErrorCode.FAILED_PRECONDITION, retryable: false },
+      });
+    }
     const message = (err as Error).message;
     const notFound = /not found|NotFound/i.test(message);
     throw new GraphQLError(`${action} ${stream}/${partition} failed: ${message}`, {
@@ -37,6 +43,18 @@ async function control(ctx: GatewayContext, stream: string, partition: number, a
       },
     });
   }
+}
+
+/**
+ * The message of a PartitionControlError somewhere in a failed update's cause chain (update failure → activity
+ * failure → application failure of that type), or undefined when the update failed for another reason.
+ */
+function controlRefusal(err: unknown): string | undefined {
+  for (let e = err as { cause?: unknown; type?: unknown; message?: string } | undefined; e;) {
+    if (e.type === 'PartitionControlError') return e.message;
+    e = e.cause as typeof e;
+  }
+  return undefined;
 }
 
 const partitionHealth = {

@@ -3,7 +3,8 @@
  * checkpoint in one fenced transaction. Temporal activities drive it; the benchmark drives it directly to measure
  * Temporal's overhead on the same code.
  */
-import type { EventBus } from '../bus/event-bus';
+import { BusHistoryRewrittenError } from '../bus/errors';
+import type { EventBus, ReadResult } from '../bus/event-bus';
 import type { RecordParser } from '../core/envelope';
 import type { FeaturePolicy } from '../core/policy';
 import { StateOverlay, classifyInOrder, prepareRecord, type Decision } from '../core/projection';
@@ -12,6 +13,7 @@ import type { Micros } from '../core/time';
 import type { Logger } from '../logger';
 import { projectorMetrics } from '../metrics/projector-metrics';
 import type { Pool } from '../db/pool';
+import { stallPartition } from '../db/partition-control';
 import {
   CheckpointFencedError,
   SeriesResolver,
@@ -43,9 +45,16 @@ export interface ApplyResult {
   counts: BatchCounts;
   /** True when another writer had already advanced the checkpoint: nothing was written. */
   fenced: boolean;
-  stalled?: { offset: number; class: InvalidClass; reason: string };
+  stalled?: { offset: number; class: StallClass; reason: string };
   lagSeconds: number | null;
 }
+
+/**
+ * Why a partition stalled: an invalid record under `on_invalid: stall`, or the bus file contradicting offsets already
+ * read (`history_rewritten`), which no skip can fix: the file must be restored, then `retry`.
+ */
+export type StallClass = InvalidClass | typeof HISTORY_REWRITTEN;
+export const HISTORY_REWRITTEN = 'history_rewritten';
 
 export interface PartitionApplierDeps {
   pool: Pool;
@@ -78,12 +87,16 @@ export class PartitionApplier {
     }
 
     const beat = options.heartbeat ? setInterval(options.heartbeat, 1000) : undefined;
-    let read;
+    let read: ReadResult;
     try {
       read = await bus.read(stream, partition, cp.nextOffset, options.maxRecords ?? 2000, {
         waitMs: options.waitMs ?? 0,
         signal: options.signal,
       });
+    } catch (err) {
+      // Retrying cannot help and applying could hand out different data under applied offsets: stall visibly.
+      if (err instanceof BusHistoryRewrittenError) return this.stallOnRewrittenHistory(cp.nextOffset, err);
+      throw err;
     } finally {
       if (beat) clearInterval(beat);
     }
@@ -111,7 +124,7 @@ export class PartitionApplier {
     let decisions = classifyInOrder(prepared, policy, new StateOverlay(state));
     phase('classify');
 
-    let stall: ApplyResult['stalled'];
+    let stall: { offset: number; class: InvalidClass; reason: string } | undefined;
     if (policy.onInvalid === 'stall') {
       const at = decisions.findIndex((d) => isInvalidClass(d.class));
       if (at >= 0) {
@@ -210,6 +223,29 @@ export class PartitionApplier {
       fenced: false,
       stalled: stall,
       lagSeconds,
+    };
+  }
+
+  private async stallOnRewrittenHistory(at: number, err: BusHistoryRewrittenError): Promise<ApplyResult> {
+    const { stream, partition } = err;
+    const stalled = { offset: at, class: HISTORY_REWRITTEN, reason: err.message } as const;
+    const moved = await stallPartition(this.deps.pool, stream, partition, at, stalled.class, stalled.reason);
+    this.deps.log.error(
+      { stream, partition, offset: at, rewrittenBelow: err.offset, reason: err.message },
+      'partition stalled: bus history rewritten; restore the file, then retry',
+    );
+    const now = await readCheckpoint(this.deps.pool, stream, partition);
+    return {
+      stream,
+      partition,
+      state: now.state,
+      fromOffset: at,
+      nextOffset: now.nextOffset,
+      endOffset: now.nextOffset,
+      counts: EMPTY_COUNTS,
+      fenced: !moved,
+      stalled: moved ? stalled : undefined,
+      lagSeconds: null,
     };
   }
 

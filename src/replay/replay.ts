@@ -262,8 +262,10 @@ export async function checkBasisOnBus(
       if (until === 0) continue;
       if (!known.has(partition)) {
         const list =
-          known.size === 0 ? `the stream has no partition on the bus` : `it has ${[...known].join(', ')}`;
-        throw new ReplayBasisError(`${b.stream}: partition ${partition} does not exist on the bus (${list})`);
+          known.size === 0 ? `the stream has no partition there` : `it has ${[...known].join(', ')}`;
+        throw new ReplayBasisError(
+          `${b.stream}: partition ${partition} does not exist on the bus at ${bus.location} (${list})`,
+        );
       }
       const end = await guardHistory(() => bus.endOffset(b.stream, partition));
       if (until > end) {

@@ -57,7 +57,12 @@ const batchActivities = proxyActivities<ProjectorActivities>({
 
 const controlActivities = proxyActivities<ProjectorActivities>({
   startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '500 ms', maximumInterval: '10 seconds' },
+  // A refused action (skip with nothing stalled) fails the update at once instead of retrying forever.
+  retry: {
+    initialInterval: '500 ms',
+    maximumInterval: '10 seconds',
+    nonRetryableErrorTypes: ['PartitionControlError'],
+  },
 });
 
 export async function partitionWorkflow(input: PartitionWorkflowInput): Promise<void> {

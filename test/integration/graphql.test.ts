@@ -790,6 +790,16 @@ describe('operator control through Temporal updates', () => {
     expect(resumed.partitions.every((p) => p.state === 'RUNNING')).toBe(true);
   });
 
+  it('skipStalledRecord on a partition that is not stalled is FAILED_PRECONDITION, at once', async () => {
+    const res = await postGraphql(
+      gw.url,
+      OPERATOR_TOKEN,
+      `mutation { skipStalledRecord(stream: "${ANCHOR_STREAM}", partition: 0) { state } }`,
+    );
+    expect(res.body.errors?.[0].extensions).toMatchObject({ code: 'FAILED_PRECONDITION', retryable: false });
+    expect(res.body.errors?.[0].message).toMatch(/nothing to skip, the partition is RUNNING/);
+  });
+
   it('a mutation on a partition no workflow owns is INVALID_REQUEST', async () => {
     const res = await postGraphql(
       gw.url,

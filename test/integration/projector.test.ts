@@ -14,6 +14,8 @@ import { validateRequest } from '../../src/serving/request';
 import { formatTimestamp } from '../../src/core/time';
 import { createTestStack, DEFAULT_POLICY, type TestStack } from './support/stack';
 import { tempDir } from './support/services';
+import { busEnds, waitProjected } from './support/projection-state';
+import { partitionFilePath } from '../../src/bus/file-layout';
 
 jest.setTimeout(180_000);
 
@@ -172,6 +174,63 @@ describe('projector through Temporal', () => {
       `SELECT resolution, count(*)::int AS n FROM quarantine GROUP BY resolution`,
     );
     expect(rows).toEqual([{ resolution: 'skip', n: summary.classes.payload_invalid }]);
+  });
+
+  it('a bus file rewritten under applied offsets stalls its partition visibly; skip is refused; restore + retry completes', async () => {
+    stack = await createTestStack();
+    const summary = await generate({ seed: 5, count: 400, partitions: 1, progress: false }, stack.busRoot);
+    const ends = busEnds(summary);
+    const worker = await stack.startWorker();
+    await waitProjected(stack.pool, ends, 60_000);
+
+    // Rewrite history: the file loses its second half, below offsets the worker already applied.
+    const [stream] = Object.keys(summary.streams);
+    const file = partitionFilePath(stack.busRoot, stream, 0);
+    const original = fs.readFileSync(file);
+    const lines = original.toString('utf8').split('\n');
+    fs.writeFileSync(file, lines.slice(0, Math.floor(lines.length / 2)).join('\n') + '\n');
+    // The worker only reads again when records arrive: append one valid line after the shortened history.
+    fs.appendFileSync(file, lines[0] + '\n');
+
+    const end = ends.get(`${stream}/0`)!;
+    let row: Record<string, unknown> | undefined;
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
+      const { rows } = await stack.pool.query(
+        `SELECT state, next_offset, stalled_offset, stalled_class, stalled_reason
+           FROM checkpoints WHERE stream = $1 AND partition = 0`,
+        [stream],
+      );
+      row = rows[0];
+      if (row?.state === 'STALLED') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(row).toMatchObject({
+      state: 'STALLED',
+      next_offset: end,
+      stalled_offset: end,
+      stalled_class: 'history_rewritten',
+    });
+    expect(row?.stalled_reason).toMatch(/bus history rewritten/);
+
+    const handle = worker.client.workflow.getHandle(`${stack.idPrefix}/${stream}/0`);
+    const status = (await handle.query('status')) as { state: string; stalled: { class: string } };
+    expect(status).toMatchObject({ state: 'STALLED', stalled: { class: 'history_rewritten' } });
+    // skip would quarantine a record that is not the one applied under that offset: refused, at once.
+    await expect(handle.executeUpdate('skip')).rejects.toMatchObject({
+      cause: { cause: { message: expect.stringMatching(/restore the partition file, then retry/) } },
+    });
+
+    fs.writeFileSync(file, original); // the operator restores the file
+    const resumed = (await handle.executeUpdate('retry')) as { state: string };
+    expect(resumed.state).toBe('RUNNING');
+    const totals = await checkpointTotals(stack);
+    expect(totals.read).toBe(summary.events);
+    expect(totals.quarantined).toBe(0);
+    const { rows } = await stack.pool.query(
+      `SELECT state FROM checkpoints WHERE stream = $1 AND partition = 0`,
+      [stream],
+    );
+    expect(rows[0].state).toBe('RUNNING');
   });
 
   it('two workers on one task queue apply every batch once', async () => {

@@ -89,11 +89,11 @@ describe('replayBus: the basis must be on the bus', () => {
     ],
     [
       [{ stream: ANCHOR, offsetKind: 'file_line', offsets: [{ partition: 3, offset: '1' }] }],
-      `${ANCHOR}: partition 3 does not exist on the bus (it has 0, 1)`,
+      `${ANCHOR}: partition 3 does not exist on the bus at memory (it has 0, 1)`,
     ],
     [
       [{ stream: 'no.such.stream', offsetKind: 'file_line', offsets: [{ partition: 0, offset: '1' }] }],
-      'no.such.stream: partition 0 does not exist on the bus (the stream has no partition on the bus)',
+      'no.such.stream: partition 0 does not exist on the bus at memory (the stream has no partition there)',
     ],
     [
       [{ stream: ANCHOR, offsetKind: 'kafka_offset', offsets: [{ partition: 0, offset: '1' }] }],
@@ -363,7 +363,7 @@ describe('replayCommand (ofp replay)', () => {
     [
       { basis: `${ANCHOR}:2=1` },
       ReplayBasisError,
-      `${ANCHOR}: partition 2 does not exist on the bus (it has 0, 1)`,
+      `${ANCHOR}: partition 2 does not exist on the bus at /tmp/`,
     ],
     [
       { basis: `${ANCHOR}:0=2 ${TRAFFIC}:0=0` },

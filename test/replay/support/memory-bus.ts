@@ -3,6 +3,7 @@ import type { EventBus, OffsetKind, ReadResult } from '../../../src/bus/event-bu
 
 export class MemoryBus implements EventBus {
   readonly offsetKind: OffsetKind = 'file_line';
+  readonly location = 'memory';
   /** stream → partition → lines (offset = index). */
   readonly files = new Map<string, Map<number, string[]>>();
 
