@@ -27,8 +27,10 @@ export interface OfpConfig {
   policyPath: string;
   /** Gateway port. Default 4000. */
   httpPort: number;
-  /** Gateway listen address. Default 127.0.0.1 (a container sets 0.0.0.0). */
+  /** Gateway listen address. Default 127.0.0.1 (a container sets 0.0.0.0); also the worker's metrics address. */
   httpHost: string;
+  /** Port of the standalone worker's /metrics and /healthz (`ofp worker`). Default 9464. */
+  metricsPort: number;
   /** Embedded PostgreSQL port. Default 5433. */
   pgPort: number;
   /** Embedded Temporal frontend port. Default 7233; the Web UI listens on `OFP_TEMPORAL_UI_PORT` (default 8233). */
@@ -53,6 +55,7 @@ export const CONFIG_VARIABLES = [
   'OFP_POLICY',
   'OFP_HTTP_PORT',
   'OFP_HTTP_HOST',
+  'OFP_METRICS_PORT',
   'OFP_PG_PORT',
   'OFP_TEMPORAL_PORT',
   'OFP_TEMPORAL_UI_PORT',
@@ -98,6 +101,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OfpConfig {
     policyPath: path.resolve(env.OFP_POLICY || 'config/features.yaml'),
     httpPort: port(env, 'OFP_HTTP_PORT', 4000),
     httpHost: env.OFP_HTTP_HOST || '127.0.0.1',
+    metricsPort: port(env, 'OFP_METRICS_PORT', 9464),
     pgPort: port(env, 'OFP_PG_PORT', 5433),
     temporalPort: port(env, 'OFP_TEMPORAL_PORT', 7233),
     temporalUiPort: port(env, 'OFP_TEMPORAL_UI_PORT', 8233),

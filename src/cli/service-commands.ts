@@ -4,6 +4,7 @@ import { logger } from '../logger';
 import { loadAppContext, type AppContext } from '../runtime/app-context';
 import { migrateDatabase } from '../runtime/migrate';
 import { startProjectorWorker } from '../runtime/projector-worker';
+import { startMetricsServer } from '../runtime/metrics-server';
 import { startGateway } from '../runtime/gateway';
 import { parseTokens, tokenFor, type TokenTable } from '../serving/auth';
 import { startServices } from '../services/stack';
@@ -129,6 +130,10 @@ export function registerServiceCommands(program: Command): void {
       const stops: (() => Promise<void>)[] = [() => services.stop()];
       try {
         await migrateDatabase(services.databaseUrl, logger);
+        // `ofp up` serves the worker's metrics on the gateway's /metrics; alone, the worker needs its own listener.
+        const metrics = await startMetricsServer(app.config.metricsPort, app.config.httpHost);
+        stops.push(() => metrics.close());
+        logger.info({ url: `${metrics.url}/metrics` }, 'worker metrics listening');
         const worker = await startProjectorWorker(workerOptions(app, services));
         stops.push(() => worker.shutdown());
         await Promise.race([untilSignal(), worker.done]);

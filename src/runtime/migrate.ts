@@ -60,7 +60,7 @@ export async function migrateDatabase(
     child.on('exit', (c) => resolve(c ?? 1));
   });
   if (code !== 0) {
-    const tail = output.join('').trim().split('\n').slice(-8).join('\n');
+    const tail = output.join('').trim().split('\n').slice(-30).join('\n');
     throw new MigrationError(`prisma migrate deploy failed (exit ${code}):\n${tail}`);
   }
   log.info({ ms: Date.now() - started }, 'database migrations applied');
