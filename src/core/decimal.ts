@@ -14,17 +14,36 @@ export const Decimal = DecimalJs.clone({
 export type Decimal = InstanceType<typeof Decimal>;
 
 /**
+ * True when `text` matches `^-?(0|[1-9][0-9]*)$` or `^-?(0|[1-9][0-9]*)\.[0-9]*[1-9]$` (canonical up to the sign of
+ * zero). A hand scan rather than two regexes: it runs for every number of every payload hashed.
+ */
+function isCanonicalText(text: string): boolean {
+  const n = text.length;
+  let i = text.charCodeAt(0) === 45 /* - */ ? 1 : 0;
+  const lead = text.charCodeAt(i); // NaN past the end
+  if (lead === 48 /* 0 */) i++;
+  else if (lead >= 49 && lead <= 57) {
+    i++;
+    while (i < n && isDigit(text.charCodeAt(i))) i++;
+  } else return false;
+  if (i === n) return true;
+  if (text.charCodeAt(i) !== 46 /* . */ || i + 1 === n) return false;
+  for (i++; i < n; i++) if (!isDigit(text.charCodeAt(i))) return false;
+  return text.charCodeAt(n - 1) !== 48;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/**
  * Canonical decimal text (SPEC 6): no exponent, no trailing fractional zeros, no `+`, `-0` written `0`,
  * integral values without a point. Accepts any JSON number text (`1.5e2` → `150`).
  */
-const CANONICAL_INTEGER = /^-?(0|[1-9][0-9]*)$/;
-const CANONICAL_FRACTION = /^-?(0|[1-9][0-9]*)\.[0-9]*[1-9]$/;
-
 export function canonicalDecimal(value: string | Decimal): string {
   // Fast path: most JSON numbers (ids, amounts like 12.5) are already canonical; avoid a Decimal round trip.
-  if (typeof value === 'string' && (CANONICAL_INTEGER.test(value) || CANONICAL_FRACTION.test(value))) {
-    return value === '-0' || /^-0\.0*$/.test(value) ? '0' : value;
-  }
+  // A canonical fraction ends in a non-zero digit, so `-0` is the only negative zero that reaches this branch.
+  if (typeof value === 'string' && isCanonicalText(value)) return value === '-0' ? '0' : value;
   const d = typeof value === 'string' ? new Decimal(value) : value;
   if (d.isZero()) return '0';
   // toFixed() without arguments writes the exact value in plain notation; strip a fractional tail of zeros.

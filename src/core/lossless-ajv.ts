@@ -9,10 +9,10 @@
  */
 import Ajv2020 from 'ajv/dist/2020';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020';
-import type { DataValidateFunction } from 'ajv/dist/types';
+import type { DataValidateFunction, RegExpEngine, RegExpLike } from 'ajv/dist/types';
 import addFormats from 'ajv-formats';
 import { Decimal } from './decimal';
-import { isIntegerLiteral, isLosslessNumber, type LosslessNumber } from './json';
+import { isIntegerLiteral, isIntegerText, isLosslessNumber, type LosslessNumber } from './json';
 
 /** The custom keywords standing in for the standard ones (errors still report the standard keyword name). */
 export const LOSSLESS_KEYWORDS = {
@@ -116,22 +116,31 @@ function numberText(value: unknown): string | null {
   return null;
 }
 
-function isIntegerText(text: string): boolean {
-  return /^-?(0|[1-9][0-9]*)$/.test(text);
-}
-
-/** Exact comparison of two number texts: BigInt when both are integers (the common case), else decimal.js. */
+/** Exact comparison of two number texts: by their digits when both are integers (the common case), else decimal.js. */
 function compareNumberText(a: string, b: string, bIsInteger: boolean): number {
-  if (bIsInteger && isIntegerText(a)) {
-    const x = BigInt(a);
-    const y = BigInt(b);
-    return x < y ? -1 : x > y ? 1 : 0;
-  }
+  if (bIsInteger && isIntegerText(a)) return compareIntegerText(a, b);
   return new Decimal(a).cmp(new Decimal(b));
 }
 
+/**
+ * Compares two integer literals (`^-?(0|[1-9][0-9]*)$`) by value without BigInt, which was a visible cost: such a
+ * literal has no leading zeros, so among non-negative ones the longer is greater and equal lengths compare as text.
+ */
+function compareIntegerText(a: string, b: string): number {
+  const aNegative = a.charCodeAt(0) === 45 /* - */ && a !== '-0';
+  const bNegative = b.charCodeAt(0) === 45 && b !== '-0';
+  if (aNegative !== bNegative) return aNegative ? -1 : 1;
+  const x = a === '-0' ? '0' : a;
+  const y = b === '-0' ? '0' : b;
+  const magnitude = x.length !== y.length ? (x.length < y.length ? -1 : 1) : x < y ? -1 : x > y ? 1 : 0;
+  return aNegative ? -magnitude : magnitude;
+}
+
 function exponentOf(text: string): number {
-  const e = text.search(/[eE]/);
+  // Two indexOf calls are cheaper than text.search(/[eE]/) for the amounts of every record.
+  const lower = text.indexOf('e');
+  const upper = text.indexOf('E');
+  const e = lower < 0 ? upper : upper < 0 ? lower : Math.min(lower, upper);
   return e < 0 ? 0 : Math.abs(Number(text.slice(e + 1)));
 }
 
@@ -202,24 +211,28 @@ function compileJsonType(maxExponent: number) {
     const names = types as string[];
     const expected = names.join(' or ');
     const tests = names.map((t) => TYPE_TESTS[t]);
-    const wantsNumber = names.includes('number');
+    const wrongType = (): Failure => ({
+      keyword: 'type',
+      message: `must be ${expected}`,
+      params: { type: expected },
+    });
+    if (!names.includes('number')) {
+      // The usual schema names one type: test it directly (this runs for every field of every record).
+      const only = tests.length === 1 ? tests[0] : null;
+      return validator((data) =>
+        (only !== null ? only(data) : tests.some((test) => test(data))) ? null : wrongType(),
+      );
+    }
     return validator((data) => {
-      for (const test of tests) {
-        if (!test(data)) continue;
-        if (
-          wantsNumber &&
-          isLosslessNumber(data) &&
-          exponentOf((data as LosslessNumber).value) > maxExponent
-        ) {
-          return {
-            keyword: 'type',
-            message: `must be ${expected} with an exponent of at most ${maxExponent}`,
-            params: { type: expected },
-          };
-        }
-        return null;
+      if (!tests.some((test) => test(data))) return wrongType();
+      if (isLosslessNumber(data) && exponentOf((data as LosslessNumber).value) > maxExponent) {
+        return {
+          keyword: 'type',
+          message: `must be ${expected} with an exponent of at most ${maxExponent}`,
+          params: { type: expected },
+        };
       }
-      return { keyword: 'type', message: `must be ${expected}`, params: { type: expected } };
+      return null;
     });
   };
 }
@@ -339,6 +352,42 @@ export function formatErrors(errors: readonly ErrorObject[] | null | undefined, 
   return `${path}: ${last.message ?? 'must match a schema in anyOf'}${detail ? ` (${detail})` : ''}`;
 }
 
+// ---- patterns ----
+
+/** How many recent matches each pattern remembers: one hex pattern serves several fields of one record. */
+const REMEMBERED_MATCHES = 4;
+/** Longer matches are not remembered, so that the memo never holds on to large strings. */
+const MAX_REMEMBERED_LENGTH = 256;
+
+/**
+ * ajv's RegExp engine (`code.regExp`): the standard RegExp, remembering the last few strings it matched. Records of one
+ * run repeat the same hex pins and fingerprints, so most pattern tests become a string comparison or two. A RegExp
+ * without the `g` or `y` flag (ajv passes `u` or nothing) is a pure function of the string, so the answer is the same.
+ */
+const rememberingRegExp: RegExpEngine = Object.assign(
+  (pattern: string, flags: string): RegExpLike => {
+    const rx = new RegExp(pattern, flags);
+    const matches: string[] = [];
+    let next = 0;
+    const remembering = {
+      test(text: string): boolean {
+        for (let i = 0; i < matches.length; i++) if (matches[i] === text) return true;
+        if (!rx.test(text)) return false;
+        if (text.length <= MAX_REMEMBERED_LENGTH) {
+          matches[next] = text;
+          next = (next + 1) % REMEMBERED_MATCHES;
+        }
+        return true;
+      },
+      // ajv shares one compiled pattern per distinct `toString()`.
+      toString: () => rx.toString(),
+    };
+    return remembering;
+  },
+  // Only read when generating standalone code, which then uses plain RegExps.
+  { code: 'new RegExp' },
+);
+
 // ---- the validator factory ----
 
 /**
@@ -352,7 +401,7 @@ export class LosslessAjv {
   constructor(options: LosslessAjvOptions = {}) {
     // strict off: the platform schemas carry annotations ajv does not know (`version`), and rewritten schemas have
     // no `type`, which strictTypes would warn about on every compile.
-    this.ajv = new Ajv2020({ strict: false, allErrors: false });
+    this.ajv = new Ajv2020({ strict: false, allErrors: false, code: { regExp: rememberingRegExp } });
     addFormats(this.ajv);
     const maxExponent = options.maxNumberExponent ?? DEFAULT_MAX_NUMBER_EXPONENT;
     // `before: 'const'` puts the type test ahead of const/enum/anyOf..., so a wrong type is the error reported.

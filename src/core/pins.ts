@@ -35,9 +35,20 @@ export const REQUIRED_PIN_FIELDS = [
   ['seed', 'seed'],
 ] as const;
 
+const UINT64_MAX_TEXT = UINT64_MAX.toString();
+
 /** True when `text` is a decimal uint64 written without sign, leading zeros, fraction or exponent. */
 export function isUint64Text(text: string): boolean {
-  return /^(0|[1-9][0-9]{0,19})$/.test(text) && BigInt(text) <= UINT64_MAX;
+  // `^(0|[1-9][0-9]{0,19})$` and at most UINT64_MAX, by hand: every record's seed comes here (and BigInt is slow).
+  const n = text.length;
+  if (n === 0 || n > UINT64_MAX_TEXT.length) return false;
+  if (text.charCodeAt(0) === 48 /* 0 */) return n === 1;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  // Digit strings of one length compare as numbers.
+  return n < UINT64_MAX_TEXT.length || text <= UINT64_MAX_TEXT;
 }
 
 /** Checks a scenario id string (1..256 characters, SPEC 2 / envelope schema). */
@@ -55,20 +66,65 @@ export function pinProblem(field: keyof ContextPins, value: string): string | nu
       return isUint64Text(value) ? null : 'must be an unsigned 64-bit integer';
     case 'scenarioId':
       return isScenarioId(value) ? null : 'must be 1..256 characters';
-    default: {
-      const pattern = PIN_PATTERNS[field];
-      return pattern.test(value) ? null : `must match ${pattern.source}`;
-    }
+    default:
+      return matchesPinPattern(field, value) ? null : `must match ${PIN_PATTERNS[field].source}`;
   }
 }
+
+type PatternPin = keyof typeof PIN_PATTERNS;
+
+/** Per pin, the last value that matched its pattern. */
+const lastMatch: Partial<Record<PatternPin, string>> = {};
+
+/**
+ * `PIN_PATTERNS[field].test(value)`, remembering the last match: every record of a run repeats the same pins, and
+ * comparing with the last match is much cheaper than running the pattern again.
+ */
+export function matchesPinPattern(field: PatternPin, value: string): boolean {
+  if (value === lastMatch[field]) return true;
+  if (!PIN_PATTERNS[field].test(value)) return false;
+  lastMatch[field] = value;
+  return true;
+}
+
+const runKeyCache = new Map<string, string>();
+
+/** The pins of the last runKeyOf call and their key: consecutive records nearly always belong to one run. */
+let lastPins: ContextPins | undefined;
+let lastRunKey = '';
 
 /**
  * The run key: lowercase hex sha256 of the canonical JSON of the six required pins. It names a run in the database
  * so that state of runs that differ in any one pin never mixes, while staying a fixed-width column.
  */
-const runKeyCache = new Map<string, string>();
-
 export function runKeyOf(pins: ContextPins): string {
+  const last = lastPins;
+  if (
+    last !== undefined &&
+    pins.platformRunId === last.platformRunId &&
+    pins.scenarioRunId === last.scenarioRunId &&
+    pins.scenarioId === last.scenarioId &&
+    pins.manifestFingerprint === last.manifestFingerprint &&
+    pins.parameterHash === last.parameterHash &&
+    pins.seed === last.seed
+  ) {
+    return lastRunKey;
+  }
+  const key = memoisedRunKey(pins);
+  // A copy: the caller may change its pins object later (runId is set after the required pins are read).
+  lastPins = {
+    platformRunId: pins.platformRunId,
+    scenarioRunId: pins.scenarioRunId,
+    scenarioId: pins.scenarioId,
+    manifestFingerprint: pins.manifestFingerprint,
+    parameterHash: pins.parameterHash,
+    seed: pins.seed,
+  };
+  lastRunKey = key;
+  return key;
+}
+
+function memoisedRunKey(pins: ContextPins): string {
   // Every record of a run hashes the same six pins: memoise (bounded; a deployment serves a handful of runs).
   const memo = `${pins.platformRunId}|${pins.scenarioRunId}|${pins.scenarioId.length}:${pins.scenarioId}|${pins.manifestFingerprint}|${pins.parameterHash}|${pins.seed}`;
   const hit = runKeyCache.get(memo);

@@ -9,21 +9,55 @@ export const MICROS_PER_MINUTE = 60 * MICROS_PER_SECOND;
 export const MICROS_PER_HOUR = 60 * MICROS_PER_MINUTE;
 export const MICROS_PER_DAY = 24 * MICROS_PER_HOUR;
 
-const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{6})Z$/;
-
-/** Parses the SPEC timestamp form; returns null unless it is well-formed and names a real instant (no Feb 30). */
+/**
+ * Parses the SPEC timestamp form; returns null unless it is well-formed and names a real instant (no Feb 30).
+ * Reads `^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$` by character codes rather than a regex and a Date round
+ * trip: every record's event time comes through here.
+ */
 export function parseTimestamp(text: unknown): Micros | null {
-  if (typeof text !== 'string') return null;
-  const m = TIMESTAMP.exec(text);
-  if (!m) return null;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
-  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return null;
-  const ms = Date.UTC(year, month - 1, day, hour, minute, second);
-  const check = new Date(ms);
-  // Date.UTC rolls Feb 30 over into March: a real instant round-trips to the same calendar day.
-  if (check.getUTCFullYear() !== year || check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day)
+  if (typeof text !== 'string' || text.length !== 27) return null;
+  if (
+    text.charCodeAt(4) !== 45 /* - */ ||
+    text.charCodeAt(7) !== 45 ||
+    text.charCodeAt(10) !== 84 /* T */ ||
+    text.charCodeAt(13) !== 58 /* : */ ||
+    text.charCodeAt(16) !== 58 ||
+    text.charCodeAt(19) !== 46 /* . */ ||
+    text.charCodeAt(26) !== 90 /* Z */
+  ) {
     return null;
-  return ms * 1000 + Number(m[7]);
+  }
+  const year = digits(text, 0, 4);
+  const month = digits(text, 5, 2);
+  const day = digits(text, 8, 2);
+  const hour = digits(text, 11, 2);
+  const minute = digits(text, 14, 2);
+  const second = digits(text, 17, 2);
+  const micros = digits(text, 20, 6);
+  // digits() is -1 for a non-digit, which every lower bound below rejects.
+  if (year < 0 || micros < 0 || minute < 0 || second < 0 || hour < 0) return null;
+  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return null;
+  // Date.UTC reads years 0..99 as 1900..1999, so the former round-trip check never accepted them.
+  if (year < 100 || day > daysInMonth(year, month)) return null;
+  return Date.UTC(year, month - 1, day, hour, minute, second) * 1000 + micros;
+}
+
+/** The decimal value of `count` ASCII digits at `start`, or -1 when one of them is not a digit. */
+function digits(text: string, start: number, count: number): number {
+  let value = 0;
+  for (let i = start; i < start + count; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    value = value * 10 + d;
+  }
+  return value;
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function daysInMonth(year: number, month: number): number {
+  if (month !== 2) return DAYS_IN_MONTH[month - 1];
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
 }
 
 /** Formats microseconds as `YYYY-MM-DDTHH:MM:SS.ffffffZ`. */

@@ -17,6 +17,7 @@ export function createPool(
     max?: number;
     applicationName?: string;
     /** Server settings for every connection (`-c name=value`). */ serverOptions?: string;
+    /** Client-side bound on one query (pg `query_timeout`); none by default. */ queryTimeoutMillis?: number;
   } = {},
 ): pg.Pool {
   const pool = new pg.Pool({
@@ -25,6 +26,7 @@ export function createPool(
     application_name: options.applicationName ?? 'ofp',
     connectionTimeoutMillis: 5000,
     ...(options.serverOptions ? { options: options.serverOptions } : {}),
+    ...(options.queryTimeoutMillis ? { query_timeout: options.queryTimeoutMillis } : {}),
   });
   // An idle client that loses its connection must not crash the process; the next checkout reconnects.
   pool.on('error', () => undefined);

@@ -43,6 +43,10 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     applicationName: 'ofp-gateway',
     // The read is one prepared statement whose planning costs more than its execution: plan it once per connection.
     serverOptions: '-c plan_cache_mode=force_generic_plan',
+    // A pooled connection whose peer vanished without a word (a network partition, a host gone) otherwise hangs its
+    // query until the kernel gives up (many minutes): the request never answers. Bounded, it fails as UNAVAILABLE
+    // and the dead connection is dropped. Far above any read (milliseconds) and the 5 s min-basis wait's polls.
+    queryTimeoutMillis: 10_000,
   });
   let connection: Connection | undefined;
   let client: Client | undefined;

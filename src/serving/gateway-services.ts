@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
+import pg from 'pg';
 import type { EventBus } from '../bus/event-bus';
 import { describePolicy, streamsOf, type FeaturePolicy } from '../core/policy';
 import { snapshotHash } from '../core/snapshot';
@@ -35,6 +36,40 @@ export interface HealthModel {
 
 export class GatewayUnavailableError extends Error {
   override name = 'GatewayUnavailableError';
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+/** What node-postgres (pg, pg-pool) says when the connection itself failed rather than the statement. */
+const PG_CONNECTION_MESSAGE =
+  /^(Connection terminated|Client has encountered a connection error|Client was closed|timeout exceeded when trying to connect|Query read timeout)/;
+
+/**
+ * The SPEC 5.8 wording of a PostgreSQL failure that escaped the read path's own mapping (the min-basis wait of SPEC
+ * 5.7 polls the checkpoints outside it), or undefined for any other error. Connection failures (a network error, a
+ * SQLSTATE of class 08 or 57P, pg's own connection messages) are "database unreachable"; an error the server
+ * reported is "basis unreadable".
+ */
+function databaseFailure(err: unknown): string | undefined {
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (
+    NETWORK_CODES.has(code) ||
+    /^(08|57P)/.test(code) ||
+    PG_CONNECTION_MESSAGE.test(String(e.message ?? ''))
+  )
+    return 'database unreachable';
+  if (err instanceof pg.DatabaseError) return 'basis unreadable';
+  return undefined;
 }
 
 export class Gateway {
@@ -71,13 +106,21 @@ export class Gateway {
         requestId,
       };
     } catch (err) {
+      // A database failure is UNAVAILABLE (retryable) wherever it happens: a connection cut while a request waited
+      // for its minimum basis used to answer MISSING_PROVENANCE. MISSING_PROVENANCE stays for answers that could
+      // not be completed for another reason.
+      const dbFailure = databaseFailure(err);
       const e =
         err instanceof FeaturesRequestError
           ? err
-          : new FeaturesRequestError(
-              'MISSING_PROVENANCE',
-              `answer could not be completed: ${(err as Error).message}`,
-            );
+          : dbFailure !== undefined
+            ? new FeaturesRequestError('UNAVAILABLE', `${dbFailure}: ${(err as Error).message}`, {
+                cause: err,
+              })
+            : new FeaturesRequestError(
+                'MISSING_PROVENANCE',
+                `answer could not be completed: ${(err as Error).message}`,
+              );
       servingMetrics.errors.inc({ transport, code: e.code });
       servingMetrics.latency.observe(
         { transport, outcome: 'error' },

@@ -2,6 +2,7 @@
  * Specification of JSON Schema validation over lossless JSON trees (src/core/lossless-ajv.ts) and of the contract
  * loader (src/contracts). Data is parsed with parseLossless, so every number is a LosslessNumber with its source text.
  */
+import fc from 'fast-check';
 import { envelopeSchema, loadContractSchema, payloadSchemas } from '../../src/contracts';
 import { parseLossless } from '../../src/core/json';
 import { LosslessAjv, formatErrors, jsonPath, rewriteSchema } from '../../src/core/lossless-ajv';
@@ -111,6 +112,11 @@ describe('type over lossless numbers', () => {
       '(root): must be number with an exponent of at most 1000',
     );
     expect(check({ type: 'number' }, '1e-999999999')).toMatch(/exponent/);
+    expect(check({ type: 'number' }, '1E1001')).toMatch(/exponent/);
+    expect(check({ type: 'number' }, '-1.5E+1000')).toBeNull();
+    expect(check({ type: ['null', 'number'] }, '1e1001')).toBe(
+      '(root): must be null or number with an exponent of at most 1000',
+    );
     const lenient = new LosslessAjv({ maxNumberExponent: Number.POSITIVE_INFINITY });
     expect(lenient.check({ type: 'number' })(parseLossless('1e999999999'))).toBeNull();
   });
@@ -144,6 +150,31 @@ describe('exact bounds', () => {
     expect(check({ exclusiveMaximum: 1 }, '0.99999999999999999999')).toBeNull();
     expect(check({ multipleOf: 0.01 }, '0.07')).toBeNull(); // 0.07 / 0.01 is not integral in binary doubles
     expect(check({ multipleOf: 0.01 }, '0.075')).toBe('(root): must be multiple of 0.01');
+  });
+
+  test('integer bounds compare as BigInt would, for any integer literals', () => {
+    // Integer data against integer limits is compared digit by digit (no BigInt); BigInt is the reference.
+    const literal = fc
+      .tuple(fc.boolean(), fc.oneof(fc.constant('0'), fc.stringMatching(/^[1-9][0-9]{0,22}$/)))
+      .map(([negative, digits]) => `${negative ? '-' : ''}${digits}`);
+    const limit = fc.oneof(
+      fc.bigInt({ min: -(10n ** 22n), max: 10n ** 22n }),
+      fc.constantFrom(0n, -1n, 1n, 18446744073709551615n, -18446744073709551615n),
+    );
+    fc.assert(
+      fc.property(literal, limit, (data, bound) => {
+        const value = BigInt(data);
+        expect(check({ minimum: bound }, data)).toBe(value >= bound ? null : `(root): must be >= ${bound}`);
+        expect(check({ maximum: bound }, data)).toBe(value <= bound ? null : `(root): must be <= ${bound}`);
+        expect(check({ exclusiveMinimum: bound }, data)).toBe(
+          value > bound ? null : `(root): must be > ${bound}`,
+        );
+        expect(check({ exclusiveMaximum: bound }, data)).toBe(
+          value < bound ? null : `(root): must be < ${bound}`,
+        );
+      }),
+      { numRuns: 300 },
+    );
   });
 
   test('bounds do not apply to non-numbers (the type keyword rejects those)', () => {
@@ -185,6 +216,39 @@ describe('ajv keywords that keep working', () => {
       '(root): must NOT have fewer than 1 characters',
     );
     expect(check({ type: 'string', maxLength: 2 }, '"😀😀"')).toBeNull();
+  });
+
+  test('patterns answer alike however their recent matches repeat (ajv remembers the last few)', () => {
+    const hexAjv = new LosslessAjv();
+    const schema = {
+      properties: {
+        a: { type: 'string', pattern: '^[a-f0-9]{8}$' },
+        b: { type: 'string', pattern: '^[a-f0-9]{8}$' },
+        c: { type: 'string', pattern: '^[a-f0-9]{4}$' },
+      },
+    };
+    const validate = hexAjv.check(schema);
+    const value = fc.constantFrom(
+      'deadbeef',
+      'cafebabe',
+      '0000ffff',
+      '12345678',
+      'abcd',
+      'ABCDEF01',
+      'dead',
+      '',
+    );
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c'), value), { maxLength: 30 }), (steps) => {
+        for (const [field, text] of steps) {
+          const pattern = schema.properties[field as 'a' | 'b' | 'c'].pattern;
+          const expected = new RegExp(pattern, 'u').test(text)
+            ? null
+            : `${field}: must match pattern "${pattern}"`;
+          expect(validate({ [field]: text })).toBe(expected);
+        }
+      }),
+    );
   });
 
   test('format uuid', () => {
