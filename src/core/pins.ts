@@ -112,7 +112,14 @@ export function runKeyOf(pins: ContextPins): string {
   }
   const key = memoisedRunKey(pins);
   // A copy: the caller may change its pins object later (runId is set after the required pins are read).
-  lastPins = {
+  lastPins = sixPins(pins);
+  lastRunKey = key;
+  return key;
+}
+
+/** A copy of the six required pins, without `runId`. */
+export function sixPins(pins: ContextPins): ContextPins {
+  return {
     platformRunId: pins.platformRunId,
     scenarioRunId: pins.scenarioRunId,
     scenarioId: pins.scenarioId,
@@ -120,8 +127,6 @@ export function runKeyOf(pins: ContextPins): string {
     parameterHash: pins.parameterHash,
     seed: pins.seed,
   };
-  lastRunKey = key;
-  return key;
 }
 
 function memoisedRunKey(pins: ContextPins): string {

@@ -2,16 +2,13 @@
  * The typed feature snapshot and its hash (SPEC 5.3, 5.5, 5.6, 6). Pure: the same content gives the same hash
  * online (GraphQL, `/v1/get_features`) and in an offline replay of the bus, which is the parity check.
  */
-import crypto, { createHash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { canonicalDecimal } from './decimal';
 import { canonicalJson } from './json';
 import type { ContextPins } from './pins';
 import type { Micros } from './time';
 
 export const SNAPSHOT_HASH_VERSION = 'ofp.snapshot.v1';
-
-/** `crypto.hash` where the running Node has it (20.12+), else undefined. */
-const oneShotHash = (crypto as { hash?: typeof crypto.hash }).hash;
 
 /** Per (group, key) status (SPEC 5.3). */
 export type EntryStatus = 'OK' | 'STALE' | 'NO_DATA';
@@ -213,194 +210,9 @@ export function snapshotHashDocument(content: SnapshotContent): Record<string, u
 
 /** Lowercase hex sha256 of the RFC 8785 canonical JSON of `snapshotHashDocument(content)` (SPEC 6). */
 export function snapshotHash(content: SnapshotContent): string {
-  const text = snapshotCanonicalJson(content);
-  // crypto.hash (Node ≥ 20.12) skips the Hash object: one call per answer.
-  return typeof oneShotHash === 'function'
-    ? oneShotHash('sha256', text, 'hex')
-    : createHash('sha256').update(text).digest('hex');
-}
-
-// JSON.stringify escapes only these (a surrogate only when lone; any surrogate takes JSON.stringify here).
-// eslint-disable-next-line no-control-regex -- the control characters are what it looks for
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
-
-/** JSON.stringify of a string (as canonicalJson writes strings), without its cost for the usual plain string. */
-function quote(text: string): string {
-  return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`;
-}
-
-/** `"text"`, or undefined (leave it to the reference path) unless `value` is a string. */
-function str(value: unknown): string | undefined {
-  return typeof value === 'string' ? quote(value) : undefined;
-}
-
-/**
- * Exactly `canonicalJson(snapshotHashDocument(content))`. The member names of the hash document are fixed, so for
- * well-formed content (every text a string, every partition a safe integer) the canonical text is written directly;
- * anything else (a member canonicalJson would leave out or refuse) goes through the document itself. Values are
- * checked first and in the same order as snapshotHashDocument, so the same content throws the same error.
- * @throws TypeError as snapshotHashDocument and canonicalJson do
- */
-export function snapshotCanonicalJson(content: SnapshotContent): string {
-  const features = [...content.features].sort(
-    compareBy(
-      (e) => e.group,
-      (e) => e.version,
-      (e) => e.keyType,
-      (e) => e.keyId,
-    ),
-  );
-  const valuesJson: string[] = [];
-  for (const e of features) {
-    const where = `${e.group}/${e.version} ${e.keyType}:${e.keyId}`;
-    const members: [string, string][] = [];
-    const seen = new Set<string>();
-    for (const { name, value } of e.values) {
-      // An own member named __proto__ cannot be made by assignment: leave such content to the document path.
-      if (name === '__proto__') return canonicalJson(snapshotHashDocument(content));
-      if (seen.has(name)) throw new TypeError(`${where}: value ${name} repeated`);
-      seen.add(name);
-      const v = hashedValue(value, `${where} ${name}`);
-      // hashedValue returns a safe integer (String writes -0 as 0, as canonicalJson does), a string or null.
-      members.push([name, typeof v === 'number' ? String(v) : v === null ? 'null' : quote(v)]);
-    }
-    members.sort((a, b) => compareUtf16(a[0], b[0]));
-    let out = '{';
-    for (let i = 0; i < members.length; i++)
-      out += `${i > 0 ? ',' : ''}${quote(members[i][0])}:${members[i][1]}`;
-    valuesJson.push(`${out}}`);
-  }
-  return wellFormedJson(content, features, valuesJson) ?? canonicalJson(snapshotHashDocument(content));
-}
-
-/** The canonical text of well-formed content, or undefined when some member is not of its usual type. */
-function wellFormedJson(
-  content: SnapshotContent,
-  features: FeatureEntry[],
-  valuesJson: string[],
-): string | undefined {
-  const asOf = str(content.asOfUtc);
-  const rev = content.policyRev;
-  const digest = str(rev.contentDigest);
-  const policyId = str(rev.policyId);
-  const revision = str(rev.revision);
-  if (asOf === undefined || digest === undefined || policyId === undefined || revision === undefined)
-    return undefined;
-
-  let groups = '';
-  const featureGroups = [...content.featureGroups].sort(
-    compareBy(
-      (g) => g.name,
-      (g) => g.version,
-    ),
-  );
-  for (let i = 0; i < featureGroups.length; i++) {
-    const name = str(featureGroups[i].name);
-    const version = str(featureGroups[i].version);
-    if (name === undefined || version === undefined) return undefined;
-    groups += `${i > 0 ? ',' : ''}{"name":${name},"version":${version}}`;
-  }
-
-  let entries = '';
-  for (let i = 0; i < features.length; i++) {
-    const e = features[i];
-    const group = str(e.group);
-    const keyId = str(e.keyId);
-    const keyType = str(e.keyType);
-    const last = e.lastEventTsUtc === null ? 'null' : str(e.lastEventTsUtc);
-    const status = str(e.status);
-    const version = str(e.version);
-    if (
-      group === undefined ||
-      keyId === undefined ||
-      keyType === undefined ||
-      last === undefined ||
-      status === undefined ||
-      version === undefined
-    )
-      return undefined;
-    entries +=
-      `${i > 0 ? ',' : ''}{"group":${group},"key_id":${keyId},"key_type":${keyType},` +
-      `"last_event_ts_utc":${last},"status":${status},"values":${valuesJson[i]},"version":${version}}`;
-  }
-
-  const flags = [...content.freshness.flags].sort(compareUtf16);
-  let flagsJson = '';
-  for (let i = 0; i < flags.length; i++) {
-    const flag = str(flags[i]);
-    if (flag === undefined) return undefined;
-    flagsJson += `${i > 0 ? ',' : ''}${flag}`;
-  }
-  const state = str(content.freshness.state);
-  if (state === undefined) return undefined;
-
-  const g = content.graphVersion;
-  let graph = 'null';
-  if (g !== null) {
-    const versionId = str(g.versionId);
-    const watermark = str(g.watermarkTsUtc);
-    if (versionId === undefined || watermark === undefined) return undefined;
-    let optional = '';
-    for (const [key, value] of [
-      ['basis_digest', g.basisDigest],
-      ['computed_at_utc', g.computedAtUtc],
-      ['stream', g.stream],
-    ] as const) {
-      if (value === undefined) continue;
-      const text = str(value);
-      if (text === undefined) return undefined;
-      optional += `"${key}":${text},`;
-    }
-    graph = `{${optional}"version_id":${versionId},"watermark_ts_utc":${watermark}}`;
-  }
-
-  let basis = '';
-  const inputBasis = [...content.inputBasis].sort(compareBy((b) => b.stream));
-  for (let i = 0; i < inputBasis.length; i++) {
-    const b = inputBasis[i];
-    const kind = str(b.offsetKind);
-    const stream = str(b.stream);
-    if (kind === undefined || stream === undefined) return undefined;
-    const offsets = [...b.offsets].sort((x, y) => x.partition - y.partition);
-    let offsetsJson = '';
-    for (let j = 0; j < offsets.length; j++) {
-      const offset = str(offsets[j].offset);
-      const partition = offsets[j].partition;
-      if (offset === undefined || !Number.isSafeInteger(partition)) return undefined;
-      offsetsJson += `${j > 0 ? ',' : ''}{"offset":${offset},"partition":${String(partition)}}`;
-    }
-    basis += `${i > 0 ? ',' : ''}{"offset_kind":${kind},"offsets":[${offsetsJson}],"stream":${stream}}`;
-  }
-
-  const p = content.pins;
-  const fingerprint = str(p.manifestFingerprint);
-  const parameterHash = str(p.parameterHash);
-  const platformRunId = str(p.platformRunId);
-  const runId = p.runId === undefined || p.runId === null ? '' : str(p.runId);
-  const scenarioId = str(p.scenarioId);
-  const scenarioRunId = str(p.scenarioRunId);
-  const seed = str(p.seed);
-  if (
-    fingerprint === undefined ||
-    parameterHash === undefined ||
-    platformRunId === undefined ||
-    runId === undefined ||
-    scenarioId === undefined ||
-    scenarioRunId === undefined ||
-    seed === undefined
-  )
-    return undefined;
-  const pins =
-    `{"manifest_fingerprint":${fingerprint},"parameter_hash":${parameterHash},"platform_run_id":${platformRunId},` +
-    `${runId === '' ? '' : `"run_id":${runId},`}"scenario_id":${scenarioId},"scenario_run_id":${scenarioRunId},` +
-    `"seed":${seed}}`;
-
-  return (
-    `{"as_of_time_utc":${asOf},` +
-    `"feature_def_policy_rev":{"content_digest":${digest},"policy_id":${policyId},"revision":${revision}},` +
-    `"feature_groups":[${groups}],"features":[${entries}],"freshness":{"flags":[${flagsJson}],"state":${state}},` +
-    `"graph_version":${graph},"hash_version":${quote(SNAPSHOT_HASH_VERSION)},"input_basis":[${basis}],"pins":${pins}}`
-  );
+  return createHash('sha256')
+    .update(canonicalJson(snapshotHashDocument(content)))
+    .digest('hex');
 }
 
 /**

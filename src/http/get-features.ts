@@ -2,13 +2,14 @@
  * `POST /v1/get_features` (SPEC 8): the platform contract over the same gateway services as GraphQL. Requests are
  * parsed losslessly (seed is a JSON integer up to 2^64-1) and validated against the platform's request schema.
  */
-import { LosslessNumber } from 'lossless-json';
+import { LosslessNumber, stringify } from 'lossless-json';
 import { loadContractSchema } from '../contracts';
 import { isIntegerLiteral, isJsonObject, type JsonObject, type JsonValue } from '../core/json';
 import { parseJsonStrict } from '../core/envelope';
 import { LosslessAjv } from '../core/lossless-ajv';
 import { REQUIRED_PIN_FIELDS } from '../core/pins';
 import { streamsOf, findGroup } from '../core/policy';
+import type { FeatureValue } from '../core/snapshot';
 import { formatTimestamp } from '../core/time';
 import type { FeaturesErrorModel, SnapshotModel } from '../graphql/models';
 import type { Gateway } from '../serving/gateway-services';
@@ -50,25 +51,10 @@ function errorResponse(
   return { status: HTTP_STATUS[code], body: JSON.stringify(body) };
 }
 
-/**
- * An object's JSON text from members already written as JSON text, leaving out the undefined ones (as JSON.stringify
- * and lossless-json's stringify do with members that have no JSON form).
- */
-function objectText(members: [string, string | undefined][]): string {
-  let out = '{';
-  for (const [key, text] of members) {
-    if (text === undefined) continue;
-    out += `${out.length > 1 ? ',' : ''}${JSON.stringify(key)}:${text}`;
-  }
-  return `${out}}`;
+function contractValue(v: FeatureValue): JsonValue | number {
+  return v.kind === 'count' ? new LosslessNumber(String(v.value)) : v.value;
 }
 
-/**
- * The answer's JSON text: what lossless-json's stringify writes for it (seed and counts as JSON integers with every
- * digit), written with JSON.stringify for every part that holds no lossless number, which is several times cheaper.
- * Counts are safe integers (snapshotHash refuses anything else before an answer gets here), so JSON.stringify writes
- * them exactly as their LosslessNumber would be; the seed, a uint64, is written from its text.
- */
 function okResponse(s: SnapshotModel): ContractResponse {
   const c = s.content;
   const features: Record<string, Record<string, unknown>> = {};
@@ -77,48 +63,40 @@ function okResponse(s: SnapshotModel): ContractResponse {
     features[`${e.group}/${e.version}`][`${e.keyType}:${e.keyId}`] = {
       status: e.status,
       last_event_ts_utc: e.lastEventTsUtc,
-      values: Object.fromEntries(e.values.map((v) => [v.name, v.value.value])),
+      values: Object.fromEntries(e.values.map((v) => [v.name, contractValue(v.value)])),
     };
   }
-  const p = c.pins;
-  const pins = objectText([
-    ['platform_run_id', JSON.stringify(p.platformRunId)],
-    ['scenario_run_id', JSON.stringify(p.scenarioRunId)],
-    ['scenario_id', JSON.stringify(p.scenarioId)],
-    ['manifest_fingerprint', JSON.stringify(p.manifestFingerprint)],
-    ['parameter_hash', JSON.stringify(p.parameterHash)],
-    ['seed', new LosslessNumber(p.seed).toString()],
-    ['run_id', p.runId !== undefined ? JSON.stringify(p.runId) : undefined],
-  ]);
+  const pins: Record<string, unknown> = {
+    platform_run_id: c.pins.platformRunId,
+    scenario_run_id: c.pins.scenarioRunId,
+    scenario_id: c.pins.scenarioId,
+    manifest_fingerprint: c.pins.manifestFingerprint,
+    parameter_hash: c.pins.parameterHash,
+    seed: new LosslessNumber(c.pins.seed),
+  };
+  if (c.pins.runId !== undefined) pins.run_id = c.pins.runId;
   const basis = c.inputBasis[0];
-  const snapshot = objectText([
-    ['snapshot_hash', JSON.stringify(s.snapshotHash)],
-    [
-      'eb_offset_basis',
-      JSON.stringify({ stream: basis.stream, offset_kind: basis.offsetKind, offsets: basis.offsets }),
-    ],
-    ['pins', pins],
-    ['created_at_utc', JSON.stringify(s.createdAt)],
-    ['as_of_time_utc', JSON.stringify(c.asOfUtc)],
-    ['feature_groups', JSON.stringify(c.featureGroups)],
-    [
-      'feature_def_policy_rev',
-      JSON.stringify({
+  const body = {
+    status: 'OK',
+    request_id: s.requestId,
+    served_at_utc: formatTimestamp(Date.now() * 1000),
+    snapshot: {
+      snapshot_hash: s.snapshotHash,
+      eb_offset_basis: { stream: basis.stream, offset_kind: basis.offsetKind, offsets: basis.offsets },
+      pins,
+      created_at_utc: s.createdAt,
+      as_of_time_utc: c.asOfUtc,
+      feature_groups: c.featureGroups,
+      feature_def_policy_rev: {
         policy_id: c.policyRev.policyId,
         revision: c.policyRev.revision,
         content_digest: c.policyRev.contentDigest,
-      }),
-    ],
-    ['features', JSON.stringify(features)],
-    ['freshness', JSON.stringify(c.freshness)],
-  ]);
-  const body = objectText([
-    ['status', '"OK"'],
-    ['request_id', JSON.stringify(s.requestId)],
-    ['served_at_utc', JSON.stringify(formatTimestamp(Date.now() * 1000))],
-    ['snapshot', snapshot],
-  ]);
-  return { status: 200, body };
+      },
+      features,
+      freshness: c.freshness,
+    },
+  };
+  return { status: 200, body: stringify(body) as string };
 }
 
 const str = (v: JsonValue | undefined): string | undefined =>

@@ -21,7 +21,7 @@ import {
 } from '../core/aggregate';
 import { Decimal } from '../core/decimal';
 import type { RecordParser } from '../core/envelope';
-import { runKeyOf, type ContextPins } from '../core/pins';
+import { runKeyOf, sixPins, type ContextPins } from '../core/pins';
 import { streamsOf, type FeatureGroup, type FeaturePolicy } from '../core/policy';
 import {
   StateOverlay,
@@ -406,17 +406,6 @@ export class Replayer {
  */
 function detach(text: string): string {
   return text.length < 13 ? text : (' ' + text).slice(1);
-}
-
-function sixPins(pins: ContextPins): ContextPins {
-  return {
-    platformRunId: pins.platformRunId,
-    scenarioRunId: pins.scenarioRunId,
-    scenarioId: pins.scenarioId,
-    manifestFingerprint: pins.manifestFingerprint,
-    parameterHash: pins.parameterHash,
-    seed: pins.seed,
-  };
 }
 
 /** Offsets of `basis` per `stream/partition` (absent partitions are 0). */

@@ -24,6 +24,7 @@ import {
   busiestKeys,
   contractPinsJson,
   expectedEntry,
+  FEATURES_QUERY,
   postContract,
   postGraphql,
   readBusEvents,
@@ -47,25 +48,6 @@ const ajv = new LosslessAjv();
 const checkResponse = ajv.check(loadContractSchema('ofp_get_features_response.schema.yaml'), 'response');
 const checkError = ajv.check(loadContractSchema('ofp_get_features_error.schema.yaml'), 'error');
 
-const FEATURES_QUERY = `
-query Features($pins: ContextPinsInput!, $asOf: DateTime!, $keys: [FeatureKeyInput!]!, $groups: [FeatureGroupInput!]!,
-               $minBasis: [InputBasisInput!], $waitMs: Int, $requestId: String) {
-  features(pins: $pins, asOf: $asOf, keys: $keys, groups: $groups, minBasis: $minBasis, waitMs: $waitMs, requestId: $requestId) {
-    __typename
-    ... on FeatureSnapshot {
-      snapshotHash asOf createdAt requestId
-      pins { platformRunId scenarioRunId scenarioId manifestFingerprint parameterHash seed runId }
-      policyRev { policyId revision contentDigest }
-      featureGroups { name version }
-      inputBasis { stream offsetKind offsets { partition offset } }
-      graphVersion { versionId watermarkTsUtc }
-      freshness { state flags }
-      posture { state flags }
-      values { group version keyType keyId status lastEventTsUtc features { name value } }
-    }
-    ... on FeaturesError { code retryable detail requestId }
-  }
-}`;
 const HEALTH_QUERY = `{ health { state reasons } }`;
 
 type FeaturesResult =
@@ -134,7 +116,12 @@ async function contractFeatures(requestId: string): Promise<ContractHttpResponse
 
 /** A snapshot without what differs from answer to answer by design (createdAt, requestId). */
 function stableGraphql(r: FeaturesResult): Record<string, unknown> {
-  const { createdAt: _createdAt, requestId: _requestId, ...rest } = r as Record<string, unknown>;
+  const {
+    createdAt: _createdAt,
+    requestId: _requestId,
+    snapshotRequestId: _snapshotRequestId,
+    ...rest
+  } = r as Record<string, unknown>;
   return rest;
 }
 

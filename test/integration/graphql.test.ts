@@ -12,6 +12,7 @@ import { createTestStack, OPERATOR_TOKEN, READER_TOKEN, type TestStack } from '.
 import {
   busiestKeys,
   expectedEntry,
+  FEATURES_QUERY,
   greatestTs,
   pinsWithoutRunId,
   postGraphql,
@@ -20,27 +21,6 @@ import {
 } from './support/serving';
 
 jest.setTimeout(120_000);
-
-/** The query of SPEC 7 with the optional arguments (minBasis, waitMs, requestId) wired as variables. */
-const FEATURES_QUERY = `
-query Features($pins: ContextPinsInput!, $asOf: DateTime!, $keys: [FeatureKeyInput!]!, $groups: [FeatureGroupInput!]!,
-               $minBasis: [InputBasisInput!], $waitMs: Int, $requestId: String) {
-  features(pins: $pins, asOf: $asOf, keys: $keys, groups: $groups, minBasis: $minBasis, waitMs: $waitMs, requestId: $requestId) {
-    __typename
-    ... on FeatureSnapshot {
-      snapshotHash asOf createdAt snapshotRequestId: requestId
-      pins { platformRunId scenarioRunId scenarioId manifestFingerprint parameterHash seed runId }
-      policyRev { policyId revision contentDigest }
-      featureGroups { name version }
-      inputBasis { stream offsetKind offsets { partition offset } }
-      graphVersion { versionId watermarkTsUtc }
-      freshness { state flags }
-      posture { state flags }
-      values { group version keyType keyId status lastEventTsUtc features { name value } }
-    }
-    ... on FeaturesError { code retryable detail requestId }
-  }
-}`;
 
 interface Entry {
   group: string;

@@ -180,3 +180,27 @@ export function busiestKeys(events: BusEvent[], pins: ContextPins, keyField: str
 export function greatestTs(events: BusEvent[], pins: ContextPins): number {
   return Math.max(...events.filter((e) => sameRun(e.pins, pins)).map((e) => e.tsUs));
 }
+
+/**
+ * The `features` query of SPEC 7 selecting every field, with the optional arguments (minBasis, waitMs, requestId)
+ * wired as variables. The snapshot's requestId is aliased `snapshotRequestId`, apart from the error member's.
+ */
+export const FEATURES_QUERY = `
+query Features($pins: ContextPinsInput!, $asOf: DateTime!, $keys: [FeatureKeyInput!]!, $groups: [FeatureGroupInput!]!,
+               $minBasis: [InputBasisInput!], $waitMs: Int, $requestId: String) {
+  features(pins: $pins, asOf: $asOf, keys: $keys, groups: $groups, minBasis: $minBasis, waitMs: $waitMs, requestId: $requestId) {
+    __typename
+    ... on FeatureSnapshot {
+      snapshotHash asOf createdAt snapshotRequestId: requestId
+      pins { platformRunId scenarioRunId scenarioId manifestFingerprint parameterHash seed runId }
+      policyRev { policyId revision contentDigest }
+      featureGroups { name version }
+      inputBasis { stream offsetKind offsets { partition offset } }
+      graphVersion { versionId watermarkTsUtc }
+      freshness { state flags }
+      posture { state flags }
+      values { group version keyType keyId status lastEventTsUtc features { name value } }
+    }
+    ... on FeaturesError { code retryable detail requestId }
+  }
+}`;
