@@ -39,6 +39,8 @@ export async function startBenchServices(dir: string, withTemporal: boolean) {
     async stop() {
       await temporal?.stop();
       await db.stop();
+      // Bench databases grow to gigabytes: keep them only when asked to (OFP_BENCH_KEEP=1).
+      if (process.env.OFP_BENCH_KEEP !== '1') fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -42,7 +42,10 @@ async function main(): Promise<void> {
       log,
     });
     try {
-      const shot = path.resolve(process.env.GRAPHIQL_SCREENSHOT ?? path.join(dir, 'graphiql.png'));
+      // Outside `dir`, which is removed at the end.
+      const shot = path.resolve(
+        process.env.GRAPHIQL_SCREENSHOT ?? path.join(os.tmpdir(), 'ofp-graphiql.png'),
+      );
       const flags = [
         '--headless',
         '--no-sandbox',
@@ -72,6 +75,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await db.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -49,6 +49,38 @@ export async function readCheckpoint(
   };
 }
 
+/**
+ * The applied copies of a batch's candidates ($1..$3: run keys, event types, event ids), by one primary-key probe
+ * each. A plain join lets the planner hash the whole ledger on every batch, a cost that grows with every event ever
+ * applied; a LATERAL subquery with LIMIT 1 cannot be flattened into such a join.
+ */
+export const APPLIED_COPIES_SQL = `
+SELECT a.*
+  FROM unnest($1::text[], $2::text[], $3::text[]) AS k(run_key, event_type, event_id)
+  CROSS JOIN LATERAL (
+    SELECT a.run_key, a.event_type, a.event_id, a.payload_hash, a.stream, a.partition, a."offset"
+      FROM applied_events a
+     WHERE a.run_key = k.run_key AND a.event_type = k.event_type AND a.event_id = k.event_id
+     LIMIT 1) a`;
+
+/**
+ * Creates the missing series of $1..$5 (run keys, group names, versions, key ids, fields) and returns the id of each:
+ * the INSERT returns the series it created, the SELECT (which cannot see those in the same statement) the ones that
+ * existed, by one unique-index probe per key (LATERAL with LIMIT 1, as above: never a hash of the whole table).
+ */
+export const SERIES_UPSERT_SQL = `
+WITH k AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+             AS k(run_key, group_name, group_version, key_id, field)),
+     ins AS (INSERT INTO series (run_key, group_name, group_version, key_id, field) SELECT * FROM k
+             ON CONFLICT DO NOTHING RETURNING id, run_key, group_name, group_version, key_id, field)
+SELECT * FROM ins
+UNION ALL
+SELECT s.* FROM k CROSS JOIN LATERAL (
+  SELECT s.id, s.run_key, s.group_name, s.group_version, s.key_id, s.field FROM series s
+   WHERE s.run_key = k.run_key AND s.group_name = k.group_name AND s.group_version = k.group_version
+     AND s.key_id = k.key_id AND s.field = k.field
+   LIMIT 1) s`;
+
 /** Loads W and applied copies that the candidates of a batch may need; the rest is never consulted. */
 export async function prefetchClassificationState(
   db: Pool | PoolClient,
@@ -65,13 +97,11 @@ export async function prefetchClassificationState(
       [stream, partition, runKeys],
     );
     for (const r of wm.rows) watermarks.set(watermarkKey(r.run_key, stream, partition), r.max_ts_us);
-    const ap = await db.query(
-      `SELECT a.run_key, a.event_type, a.event_id, a.payload_hash, a.stream, a.partition, a."offset"
-         FROM applied_events a
-         JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(run_key, event_type, event_id)
-           ON a.run_key = k.run_key AND a.event_type = k.event_type AND a.event_id = k.event_id`,
-      [candidates.map((c) => c.runKey), candidates.map((c) => c.eventType), candidates.map((c) => c.eventId)],
-    );
+    const ap = await db.query(APPLIED_COPIES_SQL, [
+      candidates.map((c) => c.runKey),
+      candidates.map((c) => c.eventType),
+      candidates.map((c) => c.eventId),
+    ]);
     for (const r of ap.rows) {
       applied.set(dedupeKey(r.run_key, r.event_type, r.event_id), {
         payloadHash: r.payload_hash,
@@ -121,19 +151,7 @@ export class SeriesResolver {
     for (let pass = 0; pass < 2 && missing.length > 0; pass++) {
       missing.sort((a, b) => compareTuples(a, b)); // one insert order for every writer: no deadlocks between them
       const cols = [0, 1, 2, 3, 4].map((i) => missing.map((m) => m[i]));
-      // One round trip: the INSERT returns the series it created, the SELECT (which cannot see them in the same
-      // statement) those that existed.
-      const { rows } = await this.pool.query(
-        `WITH k AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
-                      AS k(run_key, group_name, group_version, key_id, field)),
-              ins AS (INSERT INTO series (run_key, group_name, group_version, key_id, field) SELECT * FROM k
-                      ON CONFLICT DO NOTHING RETURNING id, run_key, group_name, group_version, key_id, field)
-         SELECT * FROM ins
-         UNION ALL
-         SELECT s.id, s.run_key, s.group_name, s.group_version, s.key_id, s.field FROM series s
-           JOIN k USING (run_key, group_name, group_version, key_id, field)`,
-        cols,
-      );
+      const { rows } = await this.pool.query(SERIES_UPSERT_SQL, cols);
       if (this.cache.size + rows.length > this.maxEntries) this.cache.clear();
       for (const r of rows) {
         const k = SeriesResolver.keyOf(r.run_key, r.group_name, r.group_version, r.key_id, r.field);

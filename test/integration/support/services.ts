@@ -34,8 +34,9 @@ export function temporalAddress(): string {
   return a;
 }
 
+/** A fresh directory inside the run's data directory, which global-teardown removes (nothing is left in /tmp). */
 export function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  return fs.mkdtempSync(path.join(process.env.OFP_TEST_DATA_DIR ?? os.tmpdir(), prefix));
 }
 
 export function uniqueTaskQueue(name: string): string {
