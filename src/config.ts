@@ -40,6 +40,8 @@ export interface OfpConfig {
   tokens: string | undefined;
   /** Whether GraphQL introspection is enabled. Default true. */
   introspection: boolean;
+  /** Whether the gateway answers the GraphQL queries it can answer exactly without Apollo's pipeline. Default true. */
+  graphqlFastPath: boolean;
 }
 
 export const CONFIG_VARIABLES = [
@@ -61,6 +63,7 @@ export const CONFIG_VARIABLES = [
   'OFP_TEMPORAL_UI_PORT',
   'OFP_TOKENS',
   'OFP_INTROSPECTION',
+  'OFP_GRAPHQL_FAST_PATH',
   'OFP_LOG_LEVEL',
   'OFP_LOG_PRETTY',
 ] as const;
@@ -86,6 +89,14 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): nu
   return n;
 }
 
+function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === '1' || raw === 'true') return true;
+  if (raw === '0' || raw === 'false') return false;
+  throw new ConfigError(`${name}=${raw} is not a flag (1, true, 0 or false)`);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): OfpConfig {
   const dataDir = path.resolve(env.OFP_DATA_DIR || '.data');
   return {
@@ -107,5 +118,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OfpConfig {
     temporalUiPort: port(env, 'OFP_TEMPORAL_UI_PORT', 8233),
     tokens: env.OFP_TOKENS || undefined,
     introspection: env.OFP_INTROSPECTION !== 'false',
+    graphqlFastPath: flag(env, 'OFP_GRAPHQL_FAST_PATH', true),
   };
 }

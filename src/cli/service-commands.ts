@@ -63,6 +63,7 @@ function gatewayOptions(app: AppContext, services: Services, tokens: TokenTable)
     port: app.config.httpPort,
     host: app.config.httpHost,
     introspection: app.config.introspection,
+    graphqlFastPath: app.config.graphqlFastPath,
     idPrefix: app.config.idPrefix,
     log: logger,
   };

@@ -9,6 +9,7 @@ import type { GatewayContext } from './context';
 import { resolvers } from './resolvers';
 import { formatError } from './plugins/error-format';
 import { queryLimitsRule, type QueryLimits } from './plugins/query-limits';
+import type { GraphQLFastPath } from './fast-path';
 
 export const SCHEMA_PATH = path.join(projectRoot(), 'schema.graphql');
 
@@ -16,6 +17,11 @@ export interface ApolloOptions {
   /** Whether introspection is allowed. Default true (OFP_INTROSPECTION=false turns it off). */
   introspection?: boolean;
   limits?: QueryLimits;
+  /**
+   * The fast path to feed with validated queries (its plugin is installed); the HTTP server must then be given the
+   * same instance. Default none: every request goes through Apollo.
+   */
+  fastPath?: GraphQLFastPath;
 }
 
 export function createApollo(options: ApolloOptions = {}): ApolloServer<GatewayContext> {
@@ -28,6 +34,10 @@ export function createApollo(options: ApolloOptions = {}): ApolloServer<GatewayC
     includeStacktraceInErrorResponses: false,
     // GraphiQL is served by the gateway itself from local files (no CDN here); answers are never HTTP-cached (each
     // carries its own basis), so the per-field cache-control bookkeeping is pure overhead.
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled()],
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      ApolloServerPluginCacheControlDisabled(),
+      ...(options.fastPath ? [options.fastPath.plugin<GatewayContext>()] : []),
+    ],
   });
 }

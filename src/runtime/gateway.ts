@@ -5,6 +5,7 @@ import type { EventBus } from '../bus/event-bus';
 import type { FeaturePolicy } from '../core/policy';
 import { createPool } from '../db/pool';
 import { createApollo } from '../graphql/apollo';
+import { GraphQLFastPath } from '../graphql/fast-path';
 import { createGatewayServer } from '../http/server';
 import type { Logger } from '../logger';
 import type { TokenTable } from '../serving/auth';
@@ -23,6 +24,8 @@ export interface GatewayOptions {
   /** Listen address. Default 127.0.0.1 (OFP_HTTP_HOST). */
   host?: string;
   introspection: boolean;
+  /** Whether the GraphQL fast path answers the queries it can answer exactly (OFP_GRAPHQL_FAST_PATH). Default true. */
+  graphqlFastPath?: boolean;
   log: Logger;
   /** Workflow ID prefix for operator updates. Default `ofp`. */
   idPrefix?: string;
@@ -55,9 +58,10 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     client = new Client({ connection, namespace: o.namespace });
   }
   const gateway = new Gateway(pool, o.policy, o.bus, client, o.idPrefix);
-  const apollo = createApollo({ introspection: o.introspection });
+  const fastPath = o.graphqlFastPath === false ? undefined : new GraphQLFastPath();
+  const apollo = createApollo({ introspection: o.introspection, fastPath });
   await apollo.start();
-  const server = createGatewayServer({ gateway, apollo, tokens: o.tokens, log: o.log });
+  const server = createGatewayServer({ gateway, apollo, fastPath, tokens: o.tokens, log: o.log });
   server.keepAliveTimeout = 65_000;
   const host = o.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
