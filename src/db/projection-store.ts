@@ -9,6 +9,7 @@ import type { Micros } from '../core/time';
 import type { ContextPins } from '../core/pins';
 import { isInvalidClass, type InvalidClass } from '../core/record';
 import { TILE_GRANULARITIES } from '../core/windows';
+import { integerArrayLiteral, textArrayLiteral } from './array-literal';
 
 export type PartitionState = 'RUNNING' | 'PAUSED' | 'STALLED';
 
@@ -98,9 +99,9 @@ export async function prefetchClassificationState(
     );
     for (const r of wm.rows) watermarks.set(watermarkKey(r.run_key, stream, partition), r.max_ts_us);
     const ap = await db.query(APPLIED_COPIES_SQL, [
-      candidates.map((c) => c.runKey),
-      candidates.map((c) => c.eventType),
-      candidates.map((c) => c.eventId),
+      textArrayLiteral(candidates.map((c) => c.runKey)),
+      textArrayLiteral(candidates.map((c) => c.eventType)),
+      textArrayLiteral(candidates.map((c) => c.eventId)),
     ]);
     for (const r of ap.rows) {
       applied.set(dedupeKey(r.run_key, r.event_type, r.event_id), {
@@ -150,7 +151,7 @@ export class SeriesResolver {
     // A series another writer created concurrently is invisible to our statement's snapshot; a second pass sees it.
     for (let pass = 0; pass < 2 && missing.length > 0; pass++) {
       missing.sort((a, b) => compareTuples(a, b)); // one insert order for every writer: no deadlocks between them
-      const cols = [0, 1, 2, 3, 4].map((i) => missing.map((m) => m[i]));
+      const cols = [0, 1, 2, 3, 4].map((i) => textArrayLiteral(missing.map((m) => m[i])));
       const { rows } = await this.pool.query(SERIES_UPSERT_SQL, cols);
       if (this.cache.size + rows.length > this.maxEntries) this.cache.clear();
       for (const r of rows) {
@@ -297,14 +298,14 @@ export async function commitBatch(
       `INSERT INTO applied_events (run_key, event_type, event_id, payload_hash, stream, partition, "offset", ts_us)
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::bigint[], $8::bigint[])`,
       [
-        applied.map((d) => d.runKey),
-        applied.map((d) => d.envelope.eventType),
-        applied.map((d) => d.envelope.eventId),
-        applied.map((d) => d.payloadHash),
-        applied.map((d) => d.record.stream),
-        applied.map((d) => d.record.partition),
-        applied.map((d) => d.record.offset),
-        applied.map((d) => d.envelope.tsMicros),
+        textArrayLiteral(applied.map((d) => d.runKey)),
+        textArrayLiteral(applied.map((d) => d.envelope.eventType)),
+        textArrayLiteral(applied.map((d) => d.envelope.eventId)),
+        textArrayLiteral(applied.map((d) => d.payloadHash)),
+        textArrayLiteral(applied.map((d) => d.record.stream)),
+        integerArrayLiteral(applied.map((d) => d.record.partition)),
+        integerArrayLiteral(applied.map((d) => d.record.offset)),
+        integerArrayLiteral(applied.map((d) => d.envelope.tsMicros)),
       ],
     );
 
@@ -353,7 +354,15 @@ export async function commitBatch(
          min = LEAST(t.min, excluded.min),
          max = GREATEST(t.max, excluded.max),
          max_ts_us = GREATEST(t.max_ts_us, excluded.max_ts_us)`,
-      [cSeries, cTs, cStream, cPartition, cOffset, cValue, [...TILE_GRANULARITIES]],
+      [
+        integerArrayLiteral(cSeries),
+        integerArrayLiteral(cTs),
+        textArrayLiteral(cStream),
+        integerArrayLiteral(cPartition),
+        integerArrayLiteral(cOffset),
+        textArrayLiteral(cValue),
+        [...TILE_GRANULARITIES],
+      ],
     );
     const w = [...watermarks.values()];
     await client.query(

@@ -7,6 +7,7 @@
 import type { FeatureGroup } from '../core/policy';
 import { floorTo, type Micros } from '../core/time';
 import { RECENCY_GRANULARITY, decomposeRange, windowRange } from '../core/windows';
+import { integerArrayLiteral, textArrayLiteral } from '../db/array-literal';
 
 export const READ_STATEMENT_NAME = 'ofp_features_read_v1';
 
@@ -107,21 +108,21 @@ export function readParams(runKey: string, streams: string[], series: SeriesRef[
   const recencyStart = floorTo(asOf, RECENCY_GRANULARITY);
   return [
     runKey,
-    streams,
-    sIdx,
-    series.map((s) => s.group.name),
-    series.map((s) => s.group.version),
-    series.map((s) => s.keyId),
-    series.map((s) => s.field),
-    rIdx,
-    rWin,
-    rGran,
-    rLo,
-    rHi,
-    lIdx,
-    lWin,
-    lLo,
-    lHi,
+    textArrayLiteral(streams),
+    integerArrayLiteral(sIdx),
+    textArrayLiteral(series.map((s) => s.group.name)),
+    textArrayLiteral(series.map((s) => s.group.version)),
+    textArrayLiteral(series.map((s) => s.keyId)),
+    textArrayLiteral(series.map((s) => s.field)),
+    integerArrayLiteral(rIdx),
+    integerArrayLiteral(rWin),
+    integerArrayLiteral(rGran),
+    integerArrayLiteral(rLo),
+    integerArrayLiteral(rHi),
+    integerArrayLiteral(lIdx),
+    integerArrayLiteral(lWin),
+    integerArrayLiteral(lLo),
+    integerArrayLiteral(lHi),
     recencyStart,
     asOf,
     RECENCY_GRANULARITY,

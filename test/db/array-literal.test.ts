@@ -1,0 +1,49 @@
+/**
+ * Array parameters written directly must mean to PostgreSQL exactly what node-postgres's own conversion of the
+ * same JavaScript array means: for strings the very same text, for integers the same text without the quotes
+ * (which PostgreSQL's array input does not need around a number).
+ */
+import fc from 'fast-check';
+import { ArrayLiteralError, integerArrayLiteral, textArrayLiteral } from '../../src/db/array-literal';
+
+// node-postgres's own conversion of parameters (an internal module without type declarations): the reference.
+const { prepareValue } = require('pg/lib/utils') as { prepareValue: (value: unknown) => unknown };
+
+const pgLiteral = (values: unknown[]): string => prepareValue(values) as string;
+
+describe('textArrayLiteral', () => {
+  test('writes what node-postgres writes, for any strings and nulls', () => {
+    const element = fc.oneof(
+      { weight: 8, arbitrary: fc.string({ unit: 'grapheme', maxLength: 20 }) },
+      { weight: 4, arbitrary: fc.stringMatching(/^[\\"{},a NULL]{0,8}$/) },
+      { weight: 1, arbitrary: fc.constant(null) },
+    );
+    fc.assert(
+      fc.property(fc.array(element, { maxLength: 30 }), (values) => {
+        expect(textArrayLiteral(values)).toBe(pgLiteral(values));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  test('quotes every element, so that words like NULL stay text', () => {
+    expect(textArrayLiteral(['NULL', 'a"b', 'c\\d', ''])).toBe('{"NULL","a\\"b","c\\\\d",""}');
+    expect(textArrayLiteral([])).toBe('{}');
+  });
+});
+
+describe('integerArrayLiteral', () => {
+  test("writes node-postgres's literal without its quotes, for any safe integers", () => {
+    fc.assert(
+      fc.property(fc.array(fc.maxSafeInteger(), { maxLength: 30 }), (values) => {
+        expect(integerArrayLiteral(values)).toBe(pgLiteral(values).replace(/"/g, ''));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  test.each([1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53])('refuses %p, naming the element', (bad) => {
+    expect(() => integerArrayLiteral([1, bad])).toThrow(ArrayLiteralError);
+    expect(() => integerArrayLiteral([1, bad])).toThrow(/element 1/);
+  });
+});
