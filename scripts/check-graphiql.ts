@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { FileEventBus } from '../src/bus/file-bus';
+import { loadConfig } from '../src/config';
 import { loadPolicyFile } from '../src/core/policy-file';
 import { logger } from '../src/logger';
 import { startGateway } from '../src/runtime/gateway';
@@ -42,10 +43,10 @@ async function main(): Promise<void> {
       log,
     });
     try {
-      // Outside `dir`, which is removed at the end.
-      const shot = path.resolve(
-        process.env.GRAPHIQL_SCREENSHOT ?? path.join(os.tmpdir(), 'ofp-graphiql.png'),
-      );
+      // Outside `dir`, which is removed at the end: in the project's (git-ignored) data directory.
+      const dataDir = loadConfig().dataDir;
+      fs.mkdirSync(dataDir, { recursive: true });
+      const shot = path.resolve(process.env.GRAPHIQL_SCREENSHOT ?? path.join(dataDir, 'graphiql.png'));
       const flags = [
         '--headless',
         '--no-sandbox',

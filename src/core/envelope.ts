@@ -17,7 +17,7 @@ import {
 import { LosslessAjv, type SchemaCheck } from './lossless-ajv';
 import { REQUIRED_PIN_FIELDS, matchesPinPattern, pinProblem, type ContextPins } from './pins';
 import type { Envelope, EnvelopeResult } from './record';
-import { parseTimestamp } from './time';
+import { MAX_TIMESTAMP, MIN_TIMESTAMP, parseTimestamp } from './time';
 
 /** Envelope `event_type` → name of its payload schema in `data_engine_6B_payloads.schema.yaml` (SPEC 1.1). */
 export const PAYLOAD_SCHEMA_BY_EVENT_TYPE: Readonly<Record<string, string>> = Object.freeze({
@@ -361,7 +361,7 @@ export class RecordParser {
       return envelopeInvalid(
         pins,
         typeof tsUtc === 'string' && TS_UTC_FORM.test(tsUtc)
-          ? `ts_utc: ${tsUtc} is not a real instant`
+          ? `ts_utc: ${tsUtc} is not a real instant from ${MIN_TIMESTAMP} to ${MAX_TIMESTAMP}`
           : 'ts_utc: must be YYYY-MM-DDTHH:MM:SS.ffffffZ (exactly 6 fractional digits)',
       );
     }

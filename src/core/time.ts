@@ -1,6 +1,7 @@
 /**
  * Event-time arithmetic in integer microseconds since the Unix epoch. Timestamps are `YYYY-MM-DDTHH:MM:SS.ffffffZ`
- * (SPEC 1.2 / 6); a number of microseconds up to year 2255 is a safe integer, so plain numbers are exact here.
+ * (SPEC 1.2 / 6). Plain numbers are exact for safe integers, ±2^53 - 1 µs (from 1684 to 2255): parseTimestamp
+ * refuses instants outside that range rather than round them.
  */
 export type Micros = number;
 
@@ -9,8 +10,13 @@ export const MICROS_PER_MINUTE = 60 * MICROS_PER_SECOND;
 export const MICROS_PER_HOUR = 60 * MICROS_PER_MINUTE;
 export const MICROS_PER_DAY = 24 * MICROS_PER_HOUR;
 
+/** The earliest and latest instants whose microseconds are exact as numbers (safe integers). */
+export const MIN_TIMESTAMP = '1684-07-28T00:12:25.259009Z';
+export const MAX_TIMESTAMP = '2255-06-05T23:47:34.740991Z';
+
 /**
- * Parses the SPEC timestamp form; returns null unless it is well-formed and names a real instant (no Feb 30).
+ * Parses the SPEC timestamp form; returns null unless it is well-formed and names a real instant (no Feb 30)
+ * between MIN_TIMESTAMP and MAX_TIMESTAMP.
  * Reads `^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$` by character codes rather than a regex and a Date round
  * trip: every record's event time comes through here.
  */
@@ -39,7 +45,8 @@ export function parseTimestamp(text: unknown): Micros | null {
   if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return null;
   // Date.UTC reads years 0..99 as 1900..1999, so the former round-trip check never accepted them.
   if (year < 100 || day > daysInMonth(year, month)) return null;
-  return Date.UTC(year, month - 1, day, hour, minute, second) * 1000 + micros;
+  const value = Date.UTC(year, month - 1, day, hour, minute, second) * 1000 + micros;
+  return Number.isSafeInteger(value) ? value : null;
 }
 
 /** The decimal value of `count` ASCII digits at `start`, or -1 when one of them is not a digit. */

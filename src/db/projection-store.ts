@@ -56,13 +56,13 @@ export async function readCheckpoint(
  * applied; a LATERAL subquery with LIMIT 1 cannot be flattened into such a join.
  */
 export const APPLIED_COPIES_SQL = `
-SELECT a.*
+SELECT hit.*
   FROM unnest($1::text[], $2::text[], $3::text[]) AS k(run_key, event_type, event_id)
   CROSS JOIN LATERAL (
     SELECT a.run_key, a.event_type, a.event_id, a.payload_hash, a.stream, a.partition, a."offset"
       FROM applied_events a
      WHERE a.run_key = k.run_key AND a.event_type = k.event_type AND a.event_id = k.event_id
-     LIMIT 1) a`;
+     LIMIT 1) hit`;
 
 /**
  * Creates the missing series of $1..$5 (run keys, group names, versions, key ids, fields) and returns the id of each:
@@ -76,11 +76,11 @@ WITH k AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], 
              ON CONFLICT DO NOTHING RETURNING id, run_key, group_name, group_version, key_id, field)
 SELECT * FROM ins
 UNION ALL
-SELECT s.* FROM k CROSS JOIN LATERAL (
+SELECT hit.* FROM k CROSS JOIN LATERAL (
   SELECT s.id, s.run_key, s.group_name, s.group_version, s.key_id, s.field FROM series s
    WHERE s.run_key = k.run_key AND s.group_name = k.group_name AND s.group_version = k.group_version
      AND s.key_id = k.key_id AND s.field = k.field
-   LIMIT 1) s`;
+   LIMIT 1) hit`;
 
 /** Loads W and applied copies that the candidates of a batch may need; the rest is never consulted. */
 export async function prefetchClassificationState(

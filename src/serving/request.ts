@@ -4,7 +4,7 @@
  */
 import { REQUIRED_PIN_FIELDS, pinProblem, type ContextPins } from '../core/pins';
 import { findGroup, type FeatureGroup, type FeaturePolicy } from '../core/policy';
-import { parseTimestamp, type Micros } from '../core/time';
+import { MAX_TIMESTAMP, MIN_TIMESTAMP, parseTimestamp, type Micros } from '../core/time';
 import { invalidRequest, missingPins } from './errors';
 
 export const MAX_KEYS = 200;
@@ -68,7 +68,7 @@ export function validateRequest(input: FeatureRequestInput, policy: FeaturePolic
   const asOf = parseTimestamp(input.asOf);
   if (asOf === null)
     throw invalidRequest(
-      `asOf: "${input.asOf}" is not a real instant of the form YYYY-MM-DDTHH:MM:SS.ffffffZ`,
+      `asOf: "${input.asOf}" is not a real instant of the form YYYY-MM-DDTHH:MM:SS.ffffffZ from ${MIN_TIMESTAMP} to ${MAX_TIMESTAMP}`,
     );
 
   const groupRefs = distinct(input.groups, (g) => `${g.name}\u0000${g.version}`);

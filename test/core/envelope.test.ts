@@ -3,6 +3,7 @@
  * or `envelope_invalid` (checked in that order) or a valid envelope, whose payload is then valid or `payload_invalid`;
  * plus the payload hash used for duplicate detection.
  */
+import { MAX_TIMESTAMP, MIN_TIMESTAMP } from '../../src/core/time';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { envelopeSchema, payloadSchemas } from '../../src/contracts';
@@ -429,8 +430,15 @@ describe('envelope_invalid', () => {
     ['hour 24', '2026-02-06T24:00:00.000000Z'],
     ['second 60', '2026-02-06T23:59:60.000000Z'],
     ['month 13', '2026-13-01T00:00:00.000000Z'],
+    ['after the last exact microsecond', '2255-06-05T23:47:34.740992Z'],
+    ['year 9999', '9999-12-31T23:59:59.999999Z'],
+    ['before the first exact microsecond', '1684-07-28T00:12:25.259008Z'],
   ])('ts_utc that is not a real instant (%s)', (_name, ts) => {
-    expectClass(parse(line({ ts_utc: ts })), 'envelope_invalid', `ts_utc: ${ts} is not a real instant`);
+    expectClass(
+      parse(line({ ts_utc: ts })),
+      'envelope_invalid',
+      `ts_utc: ${ts} is not a real instant from ${MIN_TIMESTAMP} to ${MAX_TIMESTAMP}`,
+    );
   });
 
   test('Feb 29 of a leap year is a real instant', () => {

@@ -1,9 +1,10 @@
 /**
  * parseTimestamp reads `YYYY-MM-DDTHH:MM:SS.ffffffZ` by hand; it must answer exactly as the regex and Date round trip
- * it replaced (which, through Date.UTC, never accepted the years 0000..0099).
+ * it replaced (which, through Date.UTC, never accepted the years 0000..0099), except that it refuses instants whose
+ * microseconds are not exact as numbers (beyond ±2^53 - 1: before 1684 or after 2255) instead of rounding them.
  */
 import fc from 'fast-check';
-import { parseTimestamp } from '../../src/core/time';
+import { formatTimestamp, MAX_TIMESTAMP, MIN_TIMESTAMP, parseTimestamp } from '../../src/core/time';
 
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{6})Z$/;
 
@@ -18,7 +19,8 @@ function referenceParseTimestamp(text: unknown): number | null {
   const check = new Date(ms);
   if (check.getUTCFullYear() !== year || check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day)
     return null;
-  return ms * 1000 + Number(m[7]);
+  const micros = ms * 1000 + Number(m[7]);
+  return Number.isSafeInteger(micros) ? micros : null;
 }
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
@@ -81,8 +83,19 @@ describe('parseTimestamp', () => {
     expect(parseTimestamp('2024-02-29T00:00:00.000001Z')).toBe(Date.UTC(2024, 1, 29) * 1000 + 1);
     expect(parseTimestamp('2023-02-29T00:00:00.000000Z')).toBeNull();
     expect(parseTimestamp('0099-01-01T00:00:00.000000Z')).toBeNull();
-    expect(parseTimestamp('0100-01-01T00:00:00.000000Z')).toBe(Date.UTC(100, 0, 1) * 1000);
+    expect(parseTimestamp('1700-01-01T00:00:00.000000Z')).toBe(Date.UTC(1700, 0, 1) * 1000);
     expect(parseTimestamp('2026-02-06T17:00:00.000Z')).toBeNull();
     expect(parseTimestamp(20260206)).toBeNull();
+  });
+
+  test('the supported range ends where microseconds stop being exact numbers', () => {
+    expect(parseTimestamp(MAX_TIMESTAMP)).toBe(Number.MAX_SAFE_INTEGER);
+    expect(parseTimestamp(MIN_TIMESTAMP)).toBe(Number.MIN_SAFE_INTEGER);
+    expect(formatTimestamp(Number.MAX_SAFE_INTEGER)).toBe(MAX_TIMESTAMP);
+    expect(formatTimestamp(Number.MIN_SAFE_INTEGER)).toBe(MIN_TIMESTAMP);
+    expect(parseTimestamp('2255-06-05T23:47:34.740992Z')).toBeNull();
+    expect(parseTimestamp('1684-07-28T00:12:25.259008Z')).toBeNull();
+    expect(parseTimestamp('9999-12-31T23:59:59.999999Z')).toBeNull();
+    expect(parseTimestamp('0100-01-01T00:00:00.000000Z')).toBeNull();
   });
 });

@@ -80,6 +80,7 @@ describe('DocumentCache: bounded by what clients send', () => {
   const text = (i: number) => `{ a${i}: a }`;
   const limits = (l: Partial<DocumentCacheLimits>): DocumentCacheLimits => ({
     maxDocuments: 64,
+    maxOperationsPerDocument: 8,
     maxQueryLength: 1000,
     compilationBurst: 100,
     compilationsPerSecond: 100,
@@ -95,6 +96,16 @@ describe('DocumentCache: bounded by what clients send', () => {
     expect(cache.compiled(schema, text(0), undefined)).toBeDefined(); // compiled before: no budget needed
     await new Promise((r) => setTimeout(r, 120));
     expect(cache.compiled(schema, text(2), undefined)).toBeDefined();
+  });
+
+  it('compiles at most maxOperationsPerDocument operations of one document; the others stay with Apollo', () => {
+    const cache = new DocumentCache(limits({ maxOperationsPerDocument: 2 }));
+    const many = [0, 1, 2, 3].map((i) => `query Q${i} { a }`).join(' ');
+    cache.learn(many, parse(many));
+    expect(cache.compiled(schema, many, 'Q0')).toBeDefined();
+    expect(cache.compiled(schema, many, 'Q1')).toBeDefined();
+    expect(cache.compiled(schema, many, 'Q2')).toBeUndefined();
+    expect(cache.compiled(schema, many, 'Q0')).toBeDefined(); // compiled before: still served
   });
 
   it('forgets the least recently used text first, so a text in use stays', () => {

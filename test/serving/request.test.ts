@@ -96,6 +96,9 @@ describe('validateRequest: asOf', () => {
     '2026-02-06T17:05:00.123Z',
     '2026-02-06T17:05:00.123456',
     '',
+    // Beyond exact microseconds (2^53): refused, never rounded.
+    '9999-12-31T23:59:59.999999Z',
+    '2255-06-05T23:47:34.740992Z',
   ])('answers INVALID_REQUEST for %j', (asOf) => {
     expect(refusal(input({ asOf }))).toMatchObject({
       code: 'INVALID_REQUEST',

@@ -22,6 +22,8 @@ interface KnownDocument {
 
 export interface DocumentCacheLimits {
   maxDocuments: number;
+  /** Operations compiled per document: a document may name hundreds, each compiled one costs memory. */
+  maxOperationsPerDocument: number;
   maxQueryLength: number;
   /** Compilations that may happen back to back. */
   compilationBurst: number;
@@ -94,7 +96,8 @@ export class DocumentCache {
     if (operation === undefined) return undefined;
     let compiled = known.compiled.get(operation);
     if (compiled === undefined) {
-      if (!this.budget.take()) return undefined;
+      if (known.compiled.size >= this.limits.maxOperationsPerDocument || !this.budget.take())
+        return undefined;
       compiled = compileOperation(schema, known.document, operation);
       known.compiled.set(operation, compiled);
     }

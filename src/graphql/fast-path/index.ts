@@ -31,6 +31,8 @@ export { RootLedger, withLedger } from './root-ledger';
 export interface FastPathOptions {
   /** Validated query texts remembered (the least recently used is forgotten first). Default 64. */
   maxDocuments?: number;
+  /** Operations of one document that are compiled; the others stay with Apollo. Default 8. */
+  maxOperationsPerDocument?: number;
   /** Longest query text remembered, in UTF-16 code units; longer ones always go to Apollo. Default 10,000. */
   maxQueryLength?: number;
   /** Distinct `Accept` header values whose response content type is remembered. Default 64. */
@@ -64,6 +66,7 @@ export class GraphQLFastPath {
   constructor(options: FastPathOptions = {}) {
     this.documents = new DocumentCache({
       maxDocuments: options.maxDocuments ?? 64,
+      maxOperationsPerDocument: options.maxOperationsPerDocument ?? 8,
       maxQueryLength: options.maxQueryLength ?? 10_000,
       compilationBurst: options.compilationBurst ?? 16,
       compilationsPerSecond: options.compilationsPerSecond ?? 2,
@@ -145,7 +148,15 @@ export class GraphQLFastPath {
       ledger.mode = 'replay';
       return { answered: false, ledger };
     }
-    // What Apollo writes for a single result without errors or extensions (prettyJSONStringify).
-    return { answered: true, contentType, body: `${JSON.stringify({ data: result.data })}\n` };
+    let body: string;
+    try {
+      // What Apollo writes for a single result without errors or extensions (prettyJSONStringify).
+      body = `${JSON.stringify({ data: result.data })}\n`;
+    } catch {
+      // Apollo would fail the same way; let it write that answer. The resolvers ran: replay them, not again.
+      ledger.mode = 'replay';
+      return { answered: false, ledger };
+    }
+    return { answered: true, contentType, body };
   }
 }
