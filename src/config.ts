@@ -40,6 +40,8 @@ export interface OfpConfig {
   tokens: string | undefined;
   /** Whether GraphQL introspection is enabled. Default true. */
   introspection: boolean;
+  /** Reader requests the gateway answers at once; the excess gets a retryable UNAVAILABLE. Default 256. */
+  maxInflight: number;
   /** Whether the gateway answers the GraphQL queries it can answer exactly without Apollo's pipeline. Default true. */
   graphqlFastPath: boolean;
 }
@@ -64,6 +66,7 @@ export const CONFIG_VARIABLES = [
   'OFP_TOKENS',
   'OFP_INTROSPECTION',
   'OFP_GRAPHQL_FAST_PATH',
+  'OFP_MAX_INFLIGHT',
   'OFP_LOG_LEVEL',
   'OFP_LOG_PRETTY',
 ] as const;
@@ -119,5 +122,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OfpConfig {
     tokens: env.OFP_TOKENS || undefined,
     introspection: env.OFP_INTROSPECTION !== 'false',
     graphqlFastPath: flag(env, 'OFP_GRAPHQL_FAST_PATH', true),
+    maxInflight: positiveInt(env, 'OFP_MAX_INFLIGHT', 256),
   };
 }

@@ -64,6 +64,7 @@ function gatewayOptions(app: AppContext, services: Services, tokens: TokenTable)
     host: app.config.httpHost,
     introspection: app.config.introspection,
     graphqlFastPath: app.config.graphqlFastPath,
+    maxInflight: app.config.maxInflight,
     idPrefix: app.config.idPrefix,
     log: logger,
   };

@@ -51,6 +51,11 @@ function errorResponse(
   return { status: HTTP_STATUS[code], body: JSON.stringify(body) };
 }
 
+/** The contract's UNAVAILABLE answer (retryable), for requests refused before they reach the gateway's read. */
+export function unavailableResponse(detail: string, requestId: string): ContractResponse {
+  return errorResponse('UNAVAILABLE', detail, requestId, true);
+}
+
 function contractValue(v: FeatureValue): JsonValue | number {
   return v.kind === 'count' ? new LosslessNumber(String(v.value)) : v.value;
 }

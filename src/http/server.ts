@@ -8,9 +8,10 @@ import { HeaderMap, type ApolloServer } from '@apollo/server';
 import client from 'prom-client';
 import type { GatewayContext } from '../graphql/context';
 import { withLedger, type GraphQLFastPath, type RootLedger } from '../graphql/fast-path';
-import { authenticate, type TokenTable } from '../serving/auth';
+import { authenticate, type Role, type TokenTable } from '../serving/auth';
 import type { Gateway } from '../serving/gateway-services';
-import { handleGetFeatures } from './get-features';
+import { InflightLimit, admissionMetrics, overloadDetail } from './admission';
+import { handleGetFeatures, unavailableResponse } from './get-features';
 import { graphiqlAsset, graphiqlPage } from './graphiql';
 import type { Logger } from '../logger';
 
@@ -88,10 +89,83 @@ export interface GatewayServerDeps {
   fastPath?: GraphQLFastPath;
   tokens: TokenTable;
   log: Logger;
+  /**
+   * Reader requests (GraphQL, /v1/get_features) answered at once; past it they get a retryable UNAVAILABLE (503)
+   * instead of a place in a queue. Operator requests are never refused for load. Default 256 (OFP_MAX_INFLIGHT).
+   */
+  maxInflight?: number;
+}
+
+/** The GraphQL answer to a request refused for load: UNAVAILABLE, retryable. */
+function overloadedGraphql(res: http.ServerResponse, detail: string): void {
+  const body = { errors: [{ message: detail, extensions: { code: 'UNAVAILABLE', retryable: true } }] };
+  send(res, 503, JSON.stringify(body), { 'retry-after': '1' });
 }
 
 export function createGatewayServer(deps: GatewayServerDeps): http.Server {
   const { gateway, apollo, fastPath, tokens, log } = deps;
+  const limit = new InflightLimit(deps.maxInflight ?? 256);
+  /** A GraphQL request of an authenticated caller: the fast path when it can answer exactly, else Apollo. */
+  const answerGraphql = async (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    role: Role,
+    requestId: string,
+    search: string,
+  ): Promise<void> => {
+    const raw = req.method === 'POST' ? await readBody(req) : '';
+    let body: unknown = undefined;
+    if (raw) {
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        return send(
+          res,
+          400,
+          JSON.stringify({
+            errors: [
+              {
+                message: 'request body is not JSON',
+                extensions: { code: 'INVALID_REQUEST', retryable: false },
+              },
+            ],
+          }),
+        );
+      }
+    }
+    let ledger: RootLedger | undefined;
+    if (fastPath && req.method === 'POST') {
+      // Inline closures, not named constants: under tsx (keepNames) a named one costs a naming call per request.
+      const fast = await fastPath.execute(
+        { body, contentType: req.headers['content-type'], accept: req.headers.accept },
+        (): GatewayContext => ({ services: gateway, role, requestId }),
+      );
+      if (fast.answered) return sendGraphql(res, 200, { 'content-type': fast.contentType }, fast.body);
+      ledger = fast.ledger;
+    }
+    const headers = new HeaderMap();
+    for (const [k, v] of Object.entries(req.headers))
+      if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+    const result = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search, body },
+      context: async () => {
+        const context: GatewayContext = { services: gateway, role, requestId };
+        return ledger ? withLedger(context, ledger) : context;
+      },
+    });
+    const outHeaders: Record<string, string> = {};
+    for (const [k, v] of result.headers) outHeaders[k] = v;
+    const status = result.status ?? 200;
+    if (result.body.kind === 'complete') {
+      if (fastPath && req.method === 'POST')
+        fastPath.learnContentType(req.headers.accept, status, outHeaders['content-type']);
+      return sendGraphql(res, status, outHeaders, result.body.string);
+    }
+    res.writeHead(status, outHeaders);
+    for await (const chunk of result.body.asyncIterator) res.write(chunk);
+    res.end();
+    return;
+  };
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const requestId = (req.headers['x-request-id'] as string | undefined)?.slice(0, 128) || randomUUID();
@@ -112,9 +186,18 @@ export function createGatewayServer(deps: GatewayServerDeps): http.Server {
         if (req.method !== 'POST')
           return send(res, 405, JSON.stringify({ error: 'method not allowed' }), { allow: 'POST' });
         if (!authenticate(tokens, req.headers.authorization)) return unauthorized(res, false);
-        const body = await readBody(req);
-        const out = await handleGetFeatures(gateway, body, requestId);
-        return send(res, out.status, out.body);
+        if (!limit.tryEnter()) {
+          admissionMetrics.shed.inc({ endpoint: 'get_features' });
+          const out = unavailableResponse(overloadDetail(limit), requestId);
+          return send(res, out.status, out.body, { 'retry-after': '1' });
+        }
+        try {
+          const body = await readBody(req);
+          const out = await handleGetFeatures(gateway, body, requestId);
+          return send(res, out.status, out.body);
+        } finally {
+          limit.leave();
+        }
       }
       case '/graphql': {
         if (req.method === 'GET' && (req.headers.accept ?? '').includes('text/html')) {
@@ -124,58 +207,16 @@ export function createGatewayServer(deps: GatewayServerDeps): http.Server {
         }
         const role = authenticate(tokens, req.headers.authorization);
         if (!role) return unauthorized(res, true);
-        const raw = req.method === 'POST' ? await readBody(req) : '';
-        let body: unknown = undefined;
-        if (raw) {
-          try {
-            body = JSON.parse(raw);
-          } catch {
-            return send(
-              res,
-              400,
-              JSON.stringify({
-                errors: [
-                  {
-                    message: 'request body is not JSON',
-                    extensions: { code: 'INVALID_REQUEST', retryable: false },
-                  },
-                ],
-              }),
-            );
-          }
+        const limited = role !== 'operator';
+        if (limited && !limit.tryEnter()) {
+          admissionMetrics.shed.inc({ endpoint: 'graphql' });
+          return overloadedGraphql(res, overloadDetail(limit));
         }
-        let ledger: RootLedger | undefined;
-        if (fastPath && req.method === 'POST') {
-          // Inline closures, not named constants: under tsx (keepNames) a named one costs a naming call per request.
-          const fast = await fastPath.execute(
-            { body, contentType: req.headers['content-type'], accept: req.headers.accept },
-            (): GatewayContext => ({ services: gateway, role, requestId }),
-          );
-          if (fast.answered) return sendGraphql(res, 200, { 'content-type': fast.contentType }, fast.body);
-          ledger = fast.ledger;
+        try {
+          return await answerGraphql(req, res, role, requestId, url.search);
+        } finally {
+          if (limited) limit.leave();
         }
-        const headers = new HeaderMap();
-        for (const [k, v] of Object.entries(req.headers))
-          if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
-        const result = await apollo.executeHTTPGraphQLRequest({
-          httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
-          context: async () => {
-            const context: GatewayContext = { services: gateway, role, requestId };
-            return ledger ? withLedger(context, ledger) : context;
-          },
-        });
-        const outHeaders: Record<string, string> = {};
-        for (const [k, v] of result.headers) outHeaders[k] = v;
-        const status = result.status ?? 200;
-        if (result.body.kind === 'complete') {
-          if (fastPath && req.method === 'POST')
-            fastPath.learnContentType(req.headers.accept, status, outHeaders['content-type']);
-          return sendGraphql(res, status, outHeaders, result.body.string);
-        }
-        res.writeHead(status, outHeaders);
-        for await (const chunk of result.body.asyncIterator) res.write(chunk);
-        res.end();
-        return;
       }
       default: {
         const asset = req.method === 'GET' ? graphiqlAsset(url.pathname) : undefined;

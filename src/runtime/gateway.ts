@@ -26,6 +26,8 @@ export interface GatewayOptions {
   introspection: boolean;
   /** Whether the GraphQL fast path answers the queries it can answer exactly (OFP_GRAPHQL_FAST_PATH). Default true. */
   graphqlFastPath?: boolean;
+  /** Reader requests answered at once; the excess gets a retryable UNAVAILABLE (OFP_MAX_INFLIGHT). Default 256. */
+  maxInflight?: number;
   log: Logger;
   /** Workflow ID prefix for operator updates. Default `ofp`. */
   idPrefix?: string;
@@ -61,7 +63,14 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   const fastPath = o.graphqlFastPath === false ? undefined : new GraphQLFastPath();
   const apollo = createApollo({ introspection: o.introspection, fastPath });
   await apollo.start();
-  const server = createGatewayServer({ gateway, apollo, fastPath, tokens: o.tokens, log: o.log });
+  const server = createGatewayServer({
+    gateway,
+    apollo,
+    fastPath,
+    tokens: o.tokens,
+    log: o.log,
+    maxInflight: o.maxInflight,
+  });
   server.keepAliveTimeout = 65_000;
   const host = o.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {

@@ -15,6 +15,7 @@ import {
   FEATURES_QUERY,
   greatestTs,
   pinsWithoutRunId,
+  postContract,
   postGraphql,
   readBusEvents,
   type BusEvent,
@@ -787,5 +788,44 @@ describe('operator control through Temporal updates', () => {
       `mutation { pausePartition(stream: "${ANCHOR_STREAM}", partition: 7) { state } }`,
     );
     expect(res.body.errors?.[0].extensions).toMatchObject({ code: 'INVALID_REQUEST', retryable: false });
+  });
+});
+
+describe('load shedding (OFP_MAX_INFLIGHT)', () => {
+  it('refuses reader requests past the in-flight limit with a retryable UNAVAILABLE, never operators', async () => {
+    const limited = await stack.startGateway({ maxInflight: 1 });
+    const end = await stack.bus.endOffset(ANCHOR_STREAM, 0);
+    // The one admitted request: it waits up to 2 s for a minimum basis that is never reached.
+    const pending = postGraphql<{ features: FeaturesResult }>(limited.url, READER_TOKEN, FEATURES_QUERY, {
+      pins: run,
+      asOf,
+      keys: [{ keyType: 'merchant_id', keyId: merchants[0] }],
+      groups: [MERCHANT],
+      minBasis: [{ stream: ANCHOR_STREAM, offsets: [{ partition: 0, offset: String(end + 1000) }] }],
+      waitMs: 2000,
+    });
+    await new Promise((r) => setTimeout(r, 400));
+
+    const shed = await postGraphql(limited.url, READER_TOKEN, '{ health { state } }');
+    expect(shed.status).toBe(503);
+    expect(shed.headers.get('retry-after')).toBe('1');
+    expect(shed.body.errors?.[0].extensions).toEqual({ code: 'UNAVAILABLE', retryable: true });
+    expect(shed.body.errors?.[0].message).toMatch(/^gateway overloaded: 1 requests already in flight/);
+
+    const contract = await postContract(limited.url, READER_TOKEN, '{}');
+    expect(contract.status).toBe(503);
+    expect(contract.body).toMatchObject({ status: 'ERROR', code: 'UNAVAILABLE', retryable: true });
+
+    // Operators keep control of the gateway however loaded it is.
+    const operator = await postGraphql(limited.url, OPERATOR_TOKEN, '{ health { state } }');
+    expect(operator.status).toBe(200);
+    expect(operator.body.errors).toBeUndefined();
+
+    const first = await pending;
+    expect(first.body.data?.features).toMatchObject({ __typename: 'FeaturesError', code: 'UNAVAILABLE' });
+    // Its place is free again.
+    const after = await postGraphql(limited.url, READER_TOKEN, '{ health { state } }');
+    expect(after.status).toBe(200);
+    expect(after.body.errors).toBeUndefined();
   });
 });

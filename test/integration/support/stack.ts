@@ -8,7 +8,7 @@ import { loadPolicyFile } from '../../../src/core/policy-file';
 import type { FeaturePolicy } from '../../../src/core/policy';
 import { createPool, type Pool } from '../../../src/db/pool';
 import { logger } from '../../../src/logger';
-import { startGateway, type RunningGateway } from '../../../src/runtime/gateway';
+import { startGateway, type GatewayOptions, type RunningGateway } from '../../../src/runtime/gateway';
 import { startProjectorWorker, type RunningWorker } from '../../../src/runtime/projector-worker';
 import { parseTokens } from '../../../src/serving/auth';
 import { freshDatabase, temporalAddress, tempDir, uniqueTaskQueue } from './services';
@@ -27,7 +27,7 @@ export interface TestStack {
   idPrefix: string;
   taskQueue: string;
   startWorker(): Promise<RunningWorker>;
-  startGateway(): Promise<RunningGateway>;
+  startGateway(overrides?: Partial<GatewayOptions>): Promise<RunningGateway>;
   /** Waits until every partition's checkpoint reached the bus end and none is below `minRecords` in total. */
   waitCaughtUp(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -71,7 +71,7 @@ export async function createTestStack(
       stops.push(() => w.shutdown());
       return w;
     },
-    async startGateway() {
+    async startGateway(overrides = {}) {
       const g = await startGateway({
         databaseUrl,
         temporalAddress: temporalAddress(),
@@ -83,6 +83,7 @@ export async function createTestStack(
         introspection: true,
         log,
         idPrefix,
+        ...overrides,
       });
       stops.push(() => g.stop());
       return g;
