@@ -205,8 +205,8 @@ async function main(): Promise<void> {
         OFP_HTTP_PORT: String(port),
         OFP_TOKENS: `reader:${TOKEN}`,
         OFP_LOG_LEVEL: 'warn',
-        // As deployed (docker-compose.yml).
-        NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS ?? '--max-old-space-size=128',
+        // As deployed (the Dockerfile's heap cap).
+        NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS ?? '--max-old-space-size=256',
       },
       stdio: ['ignore', 'ignore', 'inherit'],
     });

@@ -21,6 +21,7 @@ import {
   type GatewayPair,
   type HttpRequest,
 } from './support/gateway-pair';
+import { examplePins } from '../fixtures/pins';
 
 type Way = 'answered' | 'declined' | 'handed_back' | 'not asked';
 
@@ -46,14 +47,7 @@ async function sameAnswers(r: HttpRequest): Promise<{ way: Way; status: number; 
   return { way: ways[0] ?? 'not asked', status: second.fast.status, body: second.fast.body };
 }
 
-const PINS = {
-  platformRunId: 'platform_20260206T170000Z',
-  scenarioRunId: 'd'.repeat(32),
-  scenarioId: 'baseline_v1',
-  manifestFingerprint: 'b'.repeat(64),
-  parameterHash: 'c'.repeat(64),
-  seed: '7',
-};
+const PINS = examplePins();
 const ASOF = '2026-02-06T17:05:00.123456Z';
 const MERCHANT = { name: 'merchant_velocity', version: 'v1' };
 const variables = (extra: Record<string, unknown> = {}) => ({

@@ -1,17 +1,11 @@
 /** The diff printer of `ofp parity`: which entry, which value, online vs offline, in the hashed encoding. */
 import { snapshotHash, type SnapshotContent } from '../../src/core/snapshot';
 import { diffOutcomes, diffSnapshots, formatDiff, type AnswerOutcome } from '../../src/replay/diff';
+import { examplePins } from '../fixtures/pins';
 
 function content(): SnapshotContent {
   return {
-    pins: {
-      platformRunId: 'platform_20260206T170000Z',
-      scenarioRunId: 'd'.repeat(32),
-      scenarioId: 'baseline_v1',
-      manifestFingerprint: 'b'.repeat(64),
-      parameterHash: 'c'.repeat(64),
-      seed: '7',
-    },
+    pins: examplePins(),
     asOfUtc: '2026-02-06T17:05:00.123456Z',
     policyRev: { policyId: 'ofp.features.default', revision: 'r1', contentDigest: 'a'.repeat(64) },
     featureGroups: [{ name: 'flow_activity', version: 'v1' }],

@@ -6,17 +6,11 @@ import path from 'node:path';
 import { loadPolicyFile } from '../../src/core/policy-file';
 import { FeaturesRequestError } from '../../src/serving/errors';
 import { validateRequest, type FeatureRequestInput } from '../../src/serving/request';
+import { examplePins } from '../fixtures/pins';
 
 const policy = loadPolicyFile(path.resolve(__dirname, '../../config/features.yaml'));
 
-const PINS = {
-  platformRunId: 'platform_20260206T170000Z',
-  scenarioRunId: 'd'.repeat(32),
-  scenarioId: 'baseline_v1',
-  manifestFingerprint: 'b'.repeat(64),
-  parameterHash: 'c'.repeat(64),
-  seed: '18446744073709551615',
-};
+const PINS = examplePins('18446744073709551615');
 
 function input(patch: Partial<FeatureRequestInput> = {}): FeatureRequestInput {
   return {
