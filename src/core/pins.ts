@@ -140,8 +140,12 @@ function memoisedRunKey(pins: ContextPins): string {
   return key;
 }
 
-function computeRunKey(pins: ContextPins): string {
-  const six = {
+/**
+ * The six required pins under their envelope names (SPEC 1), as the run key and the snapshot document hash them. The
+ * seed stays a decimal string, so a uint64 above 2^53 keeps every digit.
+ */
+export function sixPinsDocument(pins: ContextPins): Record<string, string> {
+  return {
     platform_run_id: pins.platformRunId,
     scenario_run_id: pins.scenarioRunId,
     scenario_id: pins.scenarioId,
@@ -149,5 +153,10 @@ function computeRunKey(pins: ContextPins): string {
     parameter_hash: pins.parameterHash,
     seed: pins.seed,
   };
-  return createHash('sha256').update(canonicalJson(six)).digest('hex');
+}
+
+function computeRunKey(pins: ContextPins): string {
+  return createHash('sha256')
+    .update(canonicalJson(sixPinsDocument(pins)))
+    .digest('hex');
 }

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalDecimal } from './decimal';
 import { canonicalJson } from './json';
-import type { ContextPins } from './pins';
+import { sixPinsDocument, type ContextPins } from './pins';
 import type { Micros } from './time';
 
 export const SNAPSHOT_HASH_VERSION = 'ofp.snapshot.v1';
@@ -116,15 +116,7 @@ function hashedValue(v: FeatureValue, where: string): number | string | null {
 }
 
 function pinsDocument(pins: ContextPins): Record<string, string> {
-  const doc: Record<string, string> = {
-    platform_run_id: pins.platformRunId,
-    scenario_run_id: pins.scenarioRunId,
-    scenario_id: pins.scenarioId,
-    manifest_fingerprint: pins.manifestFingerprint,
-    parameter_hash: pins.parameterHash,
-    // A decimal string, so a uint64 above 2^53 keeps every digit.
-    seed: pins.seed,
-  };
+  const doc = sixPinsDocument(pins);
   if (pins.runId !== undefined && pins.runId !== null) doc.run_id = pins.runId;
   return doc;
 }

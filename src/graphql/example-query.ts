@@ -1,17 +1,20 @@
-/** The features query of SPEC 7, used by the demo, the GraphiQL page and tests. */
-export const EXAMPLE_QUERY = `query Features($pins: ContextPinsInput!, $asOf: DateTime!, $keys: [FeatureKeyInput!]!, $groups: [FeatureGroupInput!]!) {
-  features(pins: $pins, asOf: $asOf, keys: $keys, groups: $groups) {
-    __typename
-    ... on FeatureSnapshot {
-      snapshotHash asOf createdAt
-      pins { platformRunId scenarioRunId scenarioId manifestFingerprint parameterHash seed runId }
+/** Every field of a FeatureSnapshot past its hash, times and request id, indented for the queries below. */
+export const SNAPSHOT_FIELDS = `pins { platformRunId scenarioRunId scenarioId manifestFingerprint parameterHash seed runId }
       policyRev { policyId revision contentDigest }
       featureGroups { name version }
       inputBasis { stream offsetKind offsets { partition offset } }
       graphVersion { versionId watermarkTsUtc }
       freshness { state flags }
       posture { state flags }
-      values { group version keyType keyId status lastEventTsUtc features { name value } }
+      values { group version keyType keyId status lastEventTsUtc features { name value } }`;
+
+/** The features query of SPEC 7, used by the demo, the GraphiQL page and tests. */
+export const EXAMPLE_QUERY = `query Features($pins: ContextPinsInput!, $asOf: DateTime!, $keys: [FeatureKeyInput!]!, $groups: [FeatureGroupInput!]!) {
+  features(pins: $pins, asOf: $asOf, keys: $keys, groups: $groups) {
+    __typename
+    ... on FeatureSnapshot {
+      snapshotHash asOf createdAt
+      ${SNAPSHOT_FIELDS}
     }
     ... on FeaturesError { code retryable detail requestId }
   }

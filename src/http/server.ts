@@ -67,19 +67,18 @@ function sendGraphql(
   res.end(body);
 }
 
+/** A GraphQL answer carrying one error, for requests refused before Apollo or the fast path sees them. */
+function graphqlErrorText(message: string, code: string, retryable: boolean): string {
+  return JSON.stringify({ errors: [{ message, extensions: { code, retryable } }] });
+}
+
 function unauthorized(res: http.ServerResponse, graphql: boolean): void {
   const headers = { 'www-authenticate': 'Bearer realm="ofp"' };
+  const message = 'missing or invalid bearer token';
   const body = graphql
-    ? {
-        errors: [
-          {
-            message: 'missing or invalid bearer token',
-            extensions: { code: 'UNAUTHENTICATED', retryable: false },
-          },
-        ],
-      }
-    : { error: 'unauthorized', detail: 'missing or invalid bearer token' };
-  send(res, 401, JSON.stringify(body), headers);
+    ? graphqlErrorText(message, 'UNAUTHENTICATED', false)
+    : JSON.stringify({ error: 'unauthorized', detail: message });
+  send(res, 401, body, headers);
 }
 
 export interface GatewayServerDeps {
@@ -98,8 +97,7 @@ export interface GatewayServerDeps {
 
 /** The GraphQL answer to a request refused for load: UNAVAILABLE, retryable. */
 function overloadedGraphql(res: http.ServerResponse, detail: string): void {
-  const body = { errors: [{ message: detail, extensions: { code: 'UNAVAILABLE', retryable: true } }] };
-  send(res, 503, JSON.stringify(body), { 'retry-after': '1' });
+  send(res, 503, graphqlErrorText(detail, 'UNAVAILABLE', true), { 'retry-after': '1' });
 }
 
 export function createGatewayServer(deps: GatewayServerDeps): http.Server {
@@ -119,18 +117,7 @@ export function createGatewayServer(deps: GatewayServerDeps): http.Server {
       try {
         body = JSON.parse(raw);
       } catch {
-        return send(
-          res,
-          400,
-          JSON.stringify({
-            errors: [
-              {
-                message: 'request body is not JSON',
-                extensions: { code: 'INVALID_REQUEST', retryable: false },
-              },
-            ],
-          }),
-        );
+        return send(res, 400, graphqlErrorText('request body is not JSON', 'INVALID_REQUEST', false));
       }
     }
     let ledger: RootLedger | undefined;
@@ -233,9 +220,11 @@ export function createGatewayServer(deps: GatewayServerDeps): http.Server {
     handle(req, res).catch((err) => {
       if (err instanceof BodyTooLargeError) {
         const message = `request body larger than ${MAX_BODY_BYTES} bytes`;
-        const graphql = { errors: [{ message, extensions: { code: 'INVALID_REQUEST', retryable: false } }] };
         if (res.headersSent || res.destroyed) return;
-        return send(res, 413, JSON.stringify(req.url?.startsWith('/graphql') ? graphql : { error: message }));
+        const body = req.url?.startsWith('/graphql')
+          ? graphqlErrorText(message, 'INVALID_REQUEST', false)
+          : JSON.stringify({ error: message });
+        return send(res, 413, body);
       }
       log.error({ err, url: req.url }, 'request failed');
       if (!res.headersSent) send(res, 500, JSON.stringify({ error: 'internal error' }));

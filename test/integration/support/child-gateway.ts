@@ -3,12 +3,8 @@
  * unhandled 'error' event would end it). It listens on a free port (OFP_HTTP_PORT=0); its URL is read from its own
  * "gateway listening" log line. Its stdout and stderr go to a log file whose tail explains a failure.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
-import { tempDir } from './services';
-
-const REPO_ROOT = path.resolve(__dirname, '../../..');
+import { childDir, REPO_ROOT, spawnOfp, type ChildOfp } from './child-ofp';
 
 export interface ChildGatewayOptions {
   databaseUrl: string;
@@ -20,23 +16,12 @@ export interface ChildGatewayOptions {
   startTimeoutMs?: number;
 }
 
-export interface ChildGateway {
-  pid: number;
+export interface ChildGateway extends ChildOfp {
   url: string;
-  logFile: string;
-  isRunning(): boolean;
-  /** How the process ended, once it has. */
-  exitStatus(): { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  /** SIGTERM, then SIGKILL if it has not exited after `graceMs`. */
-  stop(graceMs?: number): Promise<void>;
-  logText(): string;
-  logTail(lines?: number): string;
 }
 
 export async function startChildGateway(o: ChildGatewayOptions): Promise<ChildGateway> {
-  const dir = tempDir('ofp-child-gateway-');
-  const logFile = path.join(dir, 'gateway.log');
-  const out = fs.openSync(logFile, 'a');
+  const dir = childDir('gateway');
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     DATABASE_URL: o.databaseUrl,
@@ -51,64 +36,27 @@ export async function startChildGateway(o: ChildGatewayOptions): Promise<ChildGa
   };
   // Operator mutations are not under test: no Temporal, so the gateway needs only PostgreSQL.
   delete env.TEMPORAL_ADDRESS;
-  const child: ChildProcess = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/ofp'), 'serve'], {
-    cwd: REPO_ROOT,
-    env,
-    stdio: ['ignore', out, out],
-  });
-  fs.closeSync(out);
-  if (child.pid === undefined) throw new Error(`could not start the child gateway (see ${logFile})`);
-  const pid = child.pid;
-  let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exit = { code, signal };
-      resolve();
-    });
-  });
-  const logText = () => {
-    try {
-      return fs.readFileSync(logFile, 'utf8');
-    } catch {
-      return '';
-    }
-  };
-  const logTail = (lines = 30) => logText().split('\n').slice(-lines).join('\n');
-  const stop = async (graceMs = 15_000) => {
-    if (exit) return;
-    process.kill(pid, 'SIGTERM');
-    const timer = setTimeout(() => {
-      if (!exit) process.kill(pid, 'SIGKILL');
-    }, graceMs);
-    await exited;
-    clearTimeout(timer);
-  };
+  const child = spawnOfp('serve', 'gateway', dir, env);
 
   const deadline = Date.now() + (o.startTimeoutMs ?? 90_000);
   let url: string | undefined;
   while (url === undefined) {
-    for (const line of logText().split('\n')) {
+    for (const line of child.logText().split('\n')) {
       if (!line.includes('gateway listening')) continue;
       const logged = (JSON.parse(line) as { url: string }).url;
       url = logged.replace(/\/graphql$/, '');
     }
     if (url !== undefined) break;
+    const exit = child.exitStatus();
     if (exit)
-      throw new Error(`the child gateway exited (${JSON.stringify(exit)}) before listening:\n${logTail()}`);
+      throw new Error(
+        `the child gateway exited (${JSON.stringify(exit)}) before listening:\n${child.logTail()}`,
+      );
     if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`the child gateway did not listen in time:\n${logTail()}`);
+      await child.stop();
+      throw new Error(`the child gateway did not listen in time:\n${child.logTail()}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return {
-    pid,
-    url,
-    logFile,
-    isRunning: () => exit === undefined,
-    exitStatus: () => exit,
-    stop,
-    logText,
-    logTail,
-  };
+  return { ...child, url };
 }

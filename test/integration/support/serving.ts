@@ -9,6 +9,7 @@ import { canonicalDecimal, Decimal } from '../../../src/core/decimal';
 import { isJsonObject, parseLossless, type JsonObject, type JsonValue } from '../../../src/core/json';
 import type { ContextPins } from '../../../src/core/pins';
 import { parseTimestamp, formatTimestamp, MICROS_PER_HOUR, MICROS_PER_DAY } from '../../../src/core/time';
+import { SNAPSHOT_FIELDS } from '../../../src/graphql/example-query';
 
 export interface GraphqlResponse<T = Record<string, unknown>> {
   status: number;
@@ -192,14 +193,7 @@ query Features($pins: ContextPinsInput!, $asOf: DateTime!, $keys: [FeatureKeyInp
     __typename
     ... on FeatureSnapshot {
       snapshotHash asOf createdAt snapshotRequestId: requestId
-      pins { platformRunId scenarioRunId scenarioId manifestFingerprint parameterHash seed runId }
-      policyRev { policyId revision contentDigest }
-      featureGroups { name version }
-      inputBasis { stream offsetKind offsets { partition offset } }
-      graphVersion { versionId watermarkTsUtc }
-      freshness { state flags }
-      posture { state flags }
-      values { group version keyType keyId status lastEventTsUtc features { name value } }
+      ${SNAPSHOT_FIELDS}
     }
     ... on FeaturesError { code retryable detail requestId }
   }
