@@ -1,13 +1,14 @@
 /**
- * Gateway latency under load (issue "Serving" numbers). The gateway runs as its own process (`ofp serve`); the load
- * generator runs here, on the same 2-core machine, with keep-alive connections at a fixed request rate.
- *   BENCH_HOT_EVENTS   events of the hot merchant inside its 7d window (default 1,000,000)
- *   BENCH_RPS          rate of the 1 key × 1 group scenario (default 2000)
- *   BENCH_SECONDS      duration of each scenario (default 10)
+ * Gateway latency under load (issue "Serving" numbers). The gateway runs as its own process (`ofp serve`, compiled
+ * as the image runs it); the open-loop load generator (bench/load-generator.ts) runs here, on the same 2-core machine,
+ * over keep-alive connections at a fixed request rate.
+ *   BENCH_HOT_EVENTS      events of the hot merchant inside its 7d window (default 1,000,000)
+ *   BENCH_RPS             rate of the 1 key × 1 group scenario, or a comma-separated sweep (default 2000)
+ *   BENCH_SECONDS         duration of each measured run (default 10)
+ *   BENCH_WARMUP_SECONDS  warm-up before each measured run (default 5)
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { FileEventBus } from '../src/bus/file-bus';
@@ -24,6 +25,7 @@ import { generate } from '../src/generator/generate';
 import { deriveRuns } from '../src/generator/runs';
 import { PartitionApplier } from '../src/projector/partition-applier';
 import { findFreePort } from '../src/services/ports';
+import { openLoopLoad, postRequest, type LoadResult } from './load-generator';
 import { benchDir, freshBenchDatabase, log, mb, percentile, report, startBenchServices } from './support';
 
 const HOT_EVENTS = Number(process.env.BENCH_HOT_EVENTS ?? 1_000_000);
@@ -31,6 +33,11 @@ const HOT_EVENTS = Number(process.env.BENCH_HOT_EVENTS ?? 1_000_000);
 const RPS_LIST = (process.env.BENCH_RPS ?? '2000').split(',').map(Number);
 const RPS = RPS_LIST[RPS_LIST.length - 1];
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+/**
+ * Warm-up before each measured run, at its rate (at most 400 req/s). Default 5 s: the gateway's CPU per request
+ * keeps falling for the first couple of thousand requests while V8 optimises the hot path.
+ */
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 5);
 /** Rate of the hot-merchant scenario. Default 500. */
 const HOT_RPS = Number(process.env.BENCH_HOT_RPS ?? 500);
 const TOKEN = 'reader-bench-token';
@@ -109,67 +116,47 @@ async function project(url: string, busRoot: string): Promise<number> {
 interface Scenario {
   name: string;
   rps: number;
-  body: () => string;
+  /** Prebuilt requests, sent in turn. */
+  requests: Buffer[];
 }
 
-/** Sends requests at a fixed rate over keep-alive connections; returns sorted latencies (ms) and failures. */
-async function load(
-  port: number,
-  s: Scenario,
-  seconds: number,
-): Promise<{ lat: number[]; failed: number; sent: number }> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  const lat: number[] = [];
-  let failed = 0;
-  let sent = 0;
-  const total = Math.round(s.rps * seconds);
-  const started = performance.now();
-  const inflight: Promise<void>[] = [];
-  const one = (body: string) =>
-    new Promise<void>((resolve) => {
-      const t0 = performance.now();
-      const req = http.request(
-        {
-          host: '127.0.0.1',
-          port,
-          path: '/graphql',
-          method: 'POST',
-          agent,
-          headers: {
-            'content-type': 'application/json',
-            authorization: `Bearer ${TOKEN}`,
-            'content-length': Buffer.byteLength(body),
-          },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c) => chunks.push(c));
-          res.on('end', () => {
-            lat.push(performance.now() - t0);
-            const text = Buffer.concat(chunks).toString();
-            if (res.statusCode !== 200 || !text.includes('"FeatureSnapshot"')) failed++;
-            resolve();
-          });
-        },
-      );
-      req.on('error', () => {
-        failed++;
-        resolve();
-      });
-      req.end(body);
-    });
-  while (sent < total) {
-    const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * s.rps) + 1);
-    while (sent < due) {
-      inflight.push(one(s.body()));
-      sent++;
+/** Sends a scenario's requests at its rate; returns sorted latencies (ms) and failures. */
+function load(port: number, s: Scenario, seconds: number, rps = s.rps): Promise<LoadResult> {
+  return openLoopLoad({
+    port,
+    requests: s.requests,
+    rps,
+    seconds,
+    accept: (status, body) => status === 200 && body.includes('"FeatureSnapshot"'),
+  });
+}
+
+/** CPU seconds so far of the gateway, of every PostgreSQL process and of this process (the load generator). */
+function cpuNow(gatewayPid: number): { gateway: number; postgres: number; loadgen: number } {
+  const out = { gateway: 0, postgres: 0, loadgen: 0 };
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
     }
-    await new Promise((r) => setTimeout(r, 1)); // pace without spinning a core away from the gateway
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const seconds = (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+    if (Number(d) === gatewayPid) out.gateway += seconds;
+    else if (Number(d) === process.pid) out.loadgen += seconds;
+    else if (stat.includes('(postgres)')) out.postgres += seconds;
   }
-  await Promise.all(inflight);
-  agent.destroy();
-  lat.sort((a, b) => a - b);
-  return { lat, failed, sent };
+  return out;
+}
+
+/** Kernel clock ticks per second (USER_HZ): 100 on Linux. */
+const CLOCK_TICKS = 100;
+
+function cpuPerRequest(a: ReturnType<typeof cpuNow>, b: ReturnType<typeof cpuNow>, n: number): string {
+  const us = (k: keyof typeof a) => Math.round(((b[k] - a[k]) / n) * 1e6);
+  return `gateway ${us('gateway')} µs, PostgreSQL ${us('postgres')} µs, load generator ${us('loadgen')} µs`;
 }
 
 function rssOf(pid: number): number {
@@ -197,19 +184,25 @@ async function main(): Promise<void> {
 
     const port = await findFreePort();
     const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const gw = spawn(process.execPath, [...nodeArgs, path.resolve(__dirname, '../bin/ofp'), 'serve'], {
-      env: {
-        ...process.env,
-        DATABASE_URL: url,
-        OFP_BUS_ROOT: busRoot,
-        OFP_HTTP_PORT: String(port),
-        OFP_TOKENS: `reader:${TOKEN}`,
-        OFP_LOG_LEVEL: 'warn',
-        // As deployed (the Dockerfile's heap cap).
-        NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS ?? '--max-old-space-size=256',
+    // The compiled build, as the image runs it (`npm run bench:serve` builds it first).
+    const gw = spawn(
+      process.execPath,
+      [...nodeArgs, path.resolve(__dirname, '../dist/src/cli/main.js'), 'serve'],
+      {
+        env: {
+          ...process.env,
+          DATABASE_URL: url,
+          OFP_BUS_ROOT: busRoot,
+          OFP_HTTP_PORT: String(port),
+          OFP_TOKENS: `reader:${TOKEN}`,
+          OFP_LOG_LEVEL: 'warn',
+          NODE_ENV: 'production',
+          // As deployed (the Dockerfile's heap cap).
+          NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS ?? '--max-old-space-size=256',
+        },
+        stdio: ['ignore', 'ignore', 'inherit'],
       },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    );
     try {
       for (let i = 0; ; i++) {
         const ok = await fetch(`http://127.0.0.1:${port}/readyz`)
@@ -248,55 +241,63 @@ async function main(): Promise<void> {
       const keys10: { keyType: string; keyId: string }[] = [];
       for (const g of groups5)
         for (const k of await keysOf(g, 2)) keys10.push({ keyType: keyTypes[g], keyId: k });
-      let i = 0;
-      const body = (variables: object) => JSON.stringify({ query: EXAMPLE_QUERY, variables });
+      const request = (variables: object) =>
+        postRequest(
+          '/graphql',
+          { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+          JSON.stringify({ query: EXAMPLE_QUERY, variables }),
+        );
       const scenarios: Scenario[] = [
         {
           name: `1 key x 1 group @ ${RPS} req/s`,
           rps: RPS,
-          body: () =>
-            body({
+          requests: merchants.map((keyId) =>
+            request({
               pins,
               asOf,
-              keys: [{ keyType: 'merchant_id', keyId: merchants[i++ % merchants.length] }],
+              keys: [{ keyType: 'merchant_id', keyId }],
               groups: [{ name: 'merchant_velocity', version: 'v1' }],
             }),
+          ),
         },
         {
           name: '10 keys x 5 groups @ 200 req/s',
           rps: 200,
-          body: () =>
-            body({ pins, asOf, keys: keys10, groups: groups5.map((name) => ({ name, version: 'v1' })) }),
+          requests: [
+            request({ pins, asOf, keys: keys10, groups: groups5.map((name) => ({ name, version: 'v1' })) }),
+          ],
         },
         {
           name: `hot merchant (${HOT_EVENTS} events in 7d) @ ${HOT_RPS} req/s`,
           rps: HOT_RPS,
-          body: () =>
-            body({
+          requests: [
+            request({
               pins: hot.pins,
               asOf: hot.last,
               keys: [{ keyType: 'merchant_id', keyId: HOT_MERCHANT }],
               groups: [{ name: 'merchant_velocity', version: 'v1' }],
             }),
+          ],
         },
       ];
       let maxRss = 0;
       const sampler = setInterval(() => (maxRss = Math.max(maxRss, rssOf(gw.pid!))), 200);
-      await load(port, { ...scenarios[0], rps: 200 }, 2); // warm-up
-      for (const rps of RPS_LIST.slice(0, -1)) {
-        const r = await load(port, { ...scenarios[0], rps }, SECONDS);
+      // Steady state: each measured run follows a warm-up of its own requests (connections, caches, plans) and a
+      // pause that lets the previous run's backlog drain; the CPU each process spent is reported per request.
+      const measure = async (name: string, s: Scenario, rps: number): Promise<void> => {
+        await load(port, s, WARMUP_SECONDS, Math.min(rps, 400));
+        await new Promise((r) => setTimeout(r, 1000));
+        const before = cpuNow(gw.pid!);
+        const r = await load(port, s, SECONDS, rps);
+        const cpu = cpuPerRequest(before, cpuNow(gw.pid!), r.sent);
         report(
-          `1 key x 1 group @ ${rps} req/s`,
-          `p50 ${percentile(r.lat, 50).toFixed(2)} ms, p99 ${percentile(r.lat, 99).toFixed(2)} ms, ${r.sent} sent, ${r.failed} failed`,
+          name,
+          `p50 ${percentile(r.lat, 50).toFixed(2)} ms, p99 ${percentile(r.lat, 99).toFixed(2)} ms, max ${r.lat[r.lat.length - 1].toFixed(1)} ms, ${r.sent} sent, ${r.failed} failed; CPU per request ${cpu}`,
         );
-      }
-      for (const s of scenarios) {
-        const r = await load(port, s, SECONDS);
-        report(
-          s.name,
-          `p50 ${percentile(r.lat, 50).toFixed(2)} ms, p99 ${percentile(r.lat, 99).toFixed(2)} ms, max ${r.lat[r.lat.length - 1].toFixed(1)} ms, ${r.sent} sent, ${r.failed} failed`,
-        );
-      }
+      };
+      for (const rps of RPS_LIST.slice(0, -1))
+        await measure(`1 key x 1 group @ ${rps} req/s`, scenarios[0], rps);
+      for (const s of scenarios) await measure(s.name, s, s.rps);
       clearInterval(sampler);
       report('gateway resident memory (max under load)', `${mb(maxRss)} MB`);
     } finally {

@@ -3,7 +3,7 @@ import type http from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import type { EventBus } from '../bus/event-bus';
 import type { FeaturePolicy } from '../core/policy';
-import { createPool } from '../db/pool';
+import { createPool, warmPool } from '../db/pool';
 import { createApollo } from '../graphql/apollo';
 import { GraphQLFastPath } from '../graphql/fast-path';
 import { createGatewayServer } from '../http/server';
@@ -11,6 +11,7 @@ import type { Logger } from '../logger';
 import type { TokenTable } from '../serving/auth';
 import { Gateway } from '../serving/gateway-services';
 import { PortInUseError } from '../services/errors';
+import { collectProcessMetrics } from '../metrics/process-metrics';
 
 export interface GatewayOptions {
   databaseUrl: string;
@@ -43,8 +44,10 @@ export interface RunningGateway {
 }
 
 export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
+  collectProcessMetrics();
+  const poolSize = o.poolSize ?? 8;
   const pool = createPool(o.databaseUrl, {
-    max: o.poolSize ?? 8,
+    max: poolSize,
     applicationName: 'ofp-gateway',
     // The read is one prepared statement whose planning costs more than its execution: plan it once per connection.
     serverOptions: '-c plan_cache_mode=force_generic_plan',
@@ -52,7 +55,11 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     // query until the kernel gives up (many minutes): the request never answers. Bounded, it fails as UNAVAILABLE
     // and the dead connection is dropped. Far above any read (milliseconds) and the 5 s min-basis wait's polls.
     queryTimeoutMillis: 10_000,
+    keepIdle: true,
   });
+  const unwarmed = await warmPool(pool, poolSize);
+  if (unwarmed)
+    o.log.warn({ err: unwarmed.message }, 'database not reachable at start: connecting on demand');
   let connection: Connection | undefined;
   let client: Client | undefined;
   if (o.temporalAddress) {

@@ -17,6 +17,7 @@ import { SeriesResolver } from '../db/projection-store';
 import type { Logger } from '../logger';
 import { pruneScheduleId, supervisorWorkflowId } from '../workflows/messages';
 import type { SupervisorInput } from '../workflows/supervisor-workflow';
+import { collectProcessMetrics } from '../metrics/process-metrics';
 
 export interface ProjectorWorkerOptions {
   databaseUrl: string;
@@ -59,6 +60,7 @@ function installRuntimeOnce(): void {
 }
 
 export async function startProjectorWorker(o: ProjectorWorkerOptions): Promise<RunningWorker> {
+  collectProcessMetrics();
   installRuntimeOnce();
   const pool = createPool(o.databaseUrl, { max: 12, applicationName: 'ofp-worker' });
   const prisma = createPrisma(o.databaseUrl);
