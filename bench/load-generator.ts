@@ -2,10 +2,10 @@
  * An open-loop HTTP/1.1 load generator for the serving bench, lean enough to share two cores with the gateway and
  * PostgreSQL: requests are prebuilt bytes written on keep-alive sockets (one request at a time per socket, no
  * pipelining), responses are framed by Content-Length or chunked encoding, and nothing else is parsed. Node's http
- * client cost 430–790 µs of CPU per request here, taken from the process under test; this costs a small fraction.
+ * client cost 430–790 µs of CPU per request on this machine; this costs a fraction of that.
  *
- * Latency runs from the instant a request was issued, not from when a socket was free, so a stalled gateway shows in
- * the figures instead of slowing the generator down (open loop: no coordinated omission).
+ * Latency runs from the instant a request was due by the schedule, not from when the generator got round to it or a
+ * socket was free: a stalled gateway, or a stalled generator, shows in the figures (no coordinated omission).
  */
 import net from 'node:net';
 
@@ -17,13 +17,16 @@ export interface LoadOptions {
   seconds: number;
   /** Most sockets to open. Default 64. */
   maxSockets?: number;
+  /** Once every request is sent, those still unanswered after this long count as failed. Default 30 000 ms. */
+  timeoutMs?: number;
   /** Decides whether a response counts as a success. */
   accept: (status: number, body: Buffer) => boolean;
 }
 
 export interface LoadResult {
-  /** Latencies in ms, sorted. */
+  /** Latencies of successful requests in ms, sorted. */
   lat: number[];
+  /** Requests that failed: refused, reset, timed out, or answered with a response `accept` rejects. */
   failed: number;
   sent: number;
 }
@@ -39,8 +42,11 @@ export function postRequest(path: string, headers: Record<string, string>, body:
 
 const HEADER_END = Buffer.from('\r\n\r\n');
 
-/** Splits one response off the front of `buf`: its status, body and length in bytes, or null when incomplete. */
-function takeResponse(buf: Buffer): { status: number; body: Buffer; used: number } | null {
+/**
+ * Splits one response off the front of `buf`: its status, body and length in bytes; null when incomplete. Throws on a
+ * response it cannot frame (neither Content-Length nor chunked).
+ */
+export function takeResponse(buf: Buffer): { status: number; body: Buffer; used: number } | null {
   const end = buf.indexOf(HEADER_END);
   if (end < 0) return null;
   const head = buf.subarray(0, end).toString('latin1');
@@ -51,7 +57,8 @@ function takeResponse(buf: Buffer): { status: number; body: Buffer; used: number
     if (buf.length < end + 4 + n) return null;
     return { status, body: buf.subarray(end + 4, end + 4 + n), used: end + 4 + n };
   }
-  if (!/\r\ntransfer-encoding:\s*chunked/i.test(head)) throw new Error(`unframed response: ${head}`);
+  if (!/\r\ntransfer-encoding:\s*chunked/i.test(head))
+    throw new Error(`response without framing: ${head.split('\r\n')[0]}`);
   const parts: Buffer[] = [];
   let at = end + 4;
   for (;;) {
@@ -65,66 +72,95 @@ function takeResponse(buf: Buffer): { status: number; body: Buffer; used: number
   }
 }
 
+interface Pending {
+  due: number;
+  req: Buffer;
+  settled: boolean;
+}
+
 interface Conn {
   socket: net.Socket;
   buf: Buffer;
-  busy: { issued: number; done: (ok: boolean) => void } | null;
+  busy: Pending | null;
 }
 
 export async function openLoopLoad(o: LoadOptions): Promise<LoadResult> {
   const maxSockets = o.maxSockets ?? 64;
+  const timeoutMs = o.timeoutMs ?? 30_000;
   const lat: number[] = [];
   let failed = 0;
   let sent = 0;
   let next = 0;
   const idle: Conn[] = [];
   const all = new Set<Conn>();
-  const waiting: { issued: number; req: Buffer }[] = [];
-  let outstanding = 0;
-  let allDone: () => void = () => undefined;
-  const finished = new Promise<void>((r) => (allDone = r));
-  let scheduling = true;
+  const waiting: Pending[] = [];
+  const unsettled = new Set<Pending>();
+  let connectFailures = 0;
 
-  const complete = (issued: number, ok: boolean): void => {
-    lat.push(performance.now() - issued);
-    if (!ok) failed++;
-    outstanding--;
-    if (!scheduling && outstanding === 0) allDone();
+  const settle = (p: Pending, ok: boolean): void => {
+    if (p.settled) return;
+    p.settled = true;
+    unsettled.delete(p);
+    if (ok) lat.push(performance.now() - p.due);
+    else failed++;
   };
 
   const dispatch = (c: Conn): void => {
-    const w = waiting.shift();
-    if (!w) {
+    let p = waiting.shift();
+    while (p && p.settled) p = waiting.shift(); // timed out while waiting for a socket
+    if (!p) {
       idle.push(c);
       return;
     }
-    c.busy = { issued: w.issued, done: (ok) => complete(w.issued, ok) };
-    c.socket.write(w.req);
+    c.busy = p;
+    c.socket.write(p.req);
   };
 
   const open = (): void => {
     const c: Conn = { socket: net.connect(o.port, '127.0.0.1'), buf: Buffer.alloc(0), busy: null };
     all.add(c);
     c.socket.setNoDelay(true);
-    c.socket.on('connect', () => dispatch(c));
-    c.socket.on('data', (chunk) => {
-      c.buf = c.buf.length === 0 ? chunk : Buffer.concat([c.buf, chunk]);
-      const r = takeResponse(c.buf);
-      if (!r || !c.busy) return;
-      c.buf = c.buf.subarray(r.used);
-      const b = c.busy;
-      c.busy = null;
-      b.done(o.accept(r.status, r.body));
+    let connected = false;
+    c.socket.on('connect', () => {
+      connected = true;
+      connectFailures = 0;
       dispatch(c);
     });
+    c.socket.on('data', (chunk) => {
+      c.buf = c.buf.length === 0 ? chunk : Buffer.concat([c.buf, chunk]);
+      let r: ReturnType<typeof takeResponse>;
+      try {
+        r = takeResponse(c.buf);
+      } catch {
+        c.socket.destroy(); // unframeable: fails the request in 'close'
+        return;
+      }
+      if (!r) return;
+      // One request at a time per socket: bytes beyond its response, or with none outstanding, break the pairing.
+      if (!c.busy || r.used !== c.buf.length) {
+        c.socket.destroy();
+        return;
+      }
+      c.buf = Buffer.alloc(0);
+      const p = c.busy;
+      c.busy = null;
+      settle(p, o.accept(r.status, r.body));
+      dispatch(c);
+    });
+    let closed = false;
     const lost = (): void => {
+      if (closed) return; // 'error' is followed by 'close'
+      closed = true;
       all.delete(c);
       const i = idle.indexOf(c);
       if (i >= 0) idle.splice(i, 1);
-      if (c.busy) {
-        const b = c.busy;
-        c.busy = null;
-        b.done(false);
+      if (c.busy) settle(c.busy, false);
+      c.busy = null;
+      if (!connected) connectFailures++;
+      // A gateway that refuses connections fails the waiting requests instead of a reconnect loop.
+      if (connectFailures >= 3) {
+        for (const p of waiting.splice(0)) settle(p, false);
+        return;
       }
       if (waiting.length > 0 && all.size < maxSockets) open();
     };
@@ -137,9 +173,14 @@ export async function openLoopLoad(o: LoadOptions): Promise<LoadResult> {
   while (sent < total) {
     const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * o.rps) + 1);
     while (sent < due) {
-      waiting.push({ issued: performance.now(), req: o.requests[next++ % o.requests.length] });
+      const p: Pending = {
+        due: started + (sent * 1000) / o.rps,
+        req: o.requests[next++ % o.requests.length],
+        settled: false,
+      };
+      waiting.push(p);
+      unsettled.add(p);
       sent++;
-      outstanding++;
       const c = idle.pop();
       if (c) dispatch(c);
       else if (all.size < maxSockets) open();
@@ -148,8 +189,9 @@ export async function openLoopLoad(o: LoadOptions): Promise<LoadResult> {
     const nextDue = started + (sent * 1000) / o.rps;
     await new Promise((r) => setTimeout(r, Math.max(1, Math.floor(nextDue - performance.now()))));
   }
-  scheduling = false;
-  if (outstanding > 0) await finished;
+  const deadline = performance.now() + timeoutMs;
+  while (unsettled.size > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  for (const p of [...unsettled]) settle(p, false);
   for (const c of all) c.socket.destroy();
   lat.sort((a, b) => a - b);
   return { lat, failed, sent };

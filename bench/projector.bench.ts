@@ -10,23 +10,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { FileEventBus } from '../src/bus/file-bus';
 import { FilePublisher } from '../src/bus/file-publisher';
-import { envelopeSchema, payloadSchemas } from '../src/contracts';
-import { RecordParser } from '../src/core/envelope';
 import { loadPolicyFile } from '../src/core/policy-file';
 import { streamsOf } from '../src/core/policy';
 import { createPool } from '../src/db/pool';
-import { SeriesResolver } from '../src/db/projection-store';
 import { generate, generateToLines } from '../src/generator/generate';
-import { PartitionApplier } from '../src/projector/partition-applier';
-import { benchDir, freshBenchDatabase, log, mb, percentile, report, startBenchServices } from './support';
+import { benchDir, freshBenchDatabase, mb, percentile, report, startBenchServices } from './support';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 2);
-/** Batches per activity to compare, e.g. `1,8` (1 = one activity per batch). Default `1,8`. */
-const BATCHES_PER_ACTIVITY = (process.env.BENCH_BATCHES_PER_ACTIVITY ?? '1,8').split(',').map(Number);
+/** Batches per activity to compare, e.g. `1,8` (1 = one activity per batch). Default `1,16` (16: the worker's default). */
+const BATCHES_PER_ACTIVITY = (process.env.BENCH_BATCHES_PER_ACTIVITY ?? '1,16').split(',').map(Number);
 const BATCH = Number(process.env.BENCH_BATCH ?? 2000);
 const policy = loadPolicyFile(path.resolve(__dirname, '../config/features.yaml'));
-const parser = new RecordParser({ envelopeSchema, payloadSchemas });
 
 async function ensureCheckpoints(
   url: string,
@@ -47,37 +42,63 @@ async function ensureCheckpoints(
   return parts;
 }
 
-async function caughtUp(url: string, bus: FileEventBus): Promise<number> {
+/** Records on the bus not yet applied, over every partition of every stream (one without a checkpoint yet: all). */
+async function caughtUp(url: string, bus: FileEventBus): Promise<{ behind: number; applied: number }> {
   const pool = createPool(url, { max: 1 });
   try {
     const { rows } = await pool.query(`SELECT stream, partition, next_offset FROM checkpoints`);
-    let behind = rows.length === 0 ? 1 : 0;
-    for (const r of rows) behind += Math.max(0, (await bus.endOffset(r.stream, r.partition)) - r.next_offset);
-    return behind;
+    const at = new Map(rows.map((r) => [`${r.stream}/${r.partition}`, r.next_offset as number]));
+    let behind = 0;
+    let applied = 0;
+    for (const stream of streamsOf(policy.groups)) {
+      for (const partition of await bus.listPartitions(stream)) {
+        const next = at.get(`${stream}/${partition}`) ?? 0;
+        behind += Math.max(0, (await bus.endOffset(stream, partition)) - next);
+        applied += next;
+      }
+    }
+    return { behind, applied };
   } finally {
     await pool.end();
   }
 }
 
-/** The same apply code, driven by plain loops (one per partition) instead of Temporal. */
+/** Node options of both drivers, as deployed (Dockerfile, docker-compose.yml). */
+const NODE_OPTIONS = process.env.BENCH_WORKER_NODE_OPTIONS ?? '--max-old-space-size=256';
+
+/**
+ * The same apply code, driven by plain loops instead of Temporal (bench/plain-apply.ts), in its own process with the
+ * worker's Node options, so that the two runs differ by Temporal alone.
+ */
 async function applyWithoutTemporal(url: string, busRoot: string): Promise<number> {
   const bus = new FileEventBus(busRoot);
-  const parts = await ensureCheckpoints(url, bus);
-  const pool = createPool(url, { max: 8 });
-  const applier = new PartitionApplier({ pool, bus, policy, parser, series: new SeriesResolver(pool), log });
-  const started = Date.now();
-  await Promise.all(
-    parts.map(async (p) => {
-      for (;;) {
-        const r = await applier.applyOnce(p.stream, p.partition, { maxRecords: BATCH });
-        if (r.counts.read === 0) return;
-      }
-    }),
-  );
-  const seconds = (Date.now() - started) / 1000;
-  await pool.end();
+  await ensureCheckpoints(url, bus);
   await bus.close();
-  return seconds;
+  const child = spawn(
+    process.execPath,
+    [
+      '--require',
+      require.resolve('tsx/cjs'),
+      path.resolve(__dirname, 'plain-apply.ts'),
+      url,
+      busRoot,
+      String(BATCH),
+    ],
+    {
+      env: { ...process.env, OFP_LOG_LEVEL: 'warn', NODE_OPTIONS },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  let out = '';
+  child.stdout!.on('data', (c) => (out += c));
+  const code = await new Promise<number | null>((r) => child.once('close', r));
+  if (code !== 0) throw new Error(`plain apply exited with ${code}`);
+  const probe = new FileEventBus(busRoot);
+  const left = await caughtUp(url, probe);
+  await probe.close();
+  if (left.behind !== 0) throw new Error(`plain apply stopped ${left.behind} records short of the bus end`);
+  // The result is its last line (a log line may come before it).
+  return (JSON.parse(out.trim().split('\n').pop()!) as { seconds: number }).seconds;
 }
 
 /** The projector as it runs in production: `ofp worker` in its own process (so its memory is its own). */
@@ -99,8 +120,8 @@ function spawnWorker(
       OFP_BATCH_SIZE: String(BATCH),
       OFP_BATCHES_PER_ACTIVITY: String(batchesPerActivity),
       OFP_LOG_LEVEL: 'warn',
-      // As deployed (Dockerfile, docker-compose.yml): a heap cap makes V8 collect before it grows the heap.
-      NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS ?? '--max-old-space-size=256',
+      // A heap cap makes V8 collect before it grows the heap.
+      NODE_OPTIONS,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -162,7 +183,11 @@ async function main(): Promise<void> {
       const started = Date.now();
       worker = spawnWorker(temporalUrl, busRoot, services.temporalAddress!, `bench-${n}-${Date.now()}`, n);
       const probe = new FileEventBus(busRoot);
-      while ((await caughtUp(temporalUrl, probe)) > 0) {
+      let firstProgress: number | undefined;
+      for (;;) {
+        const { behind, applied } = await caughtUp(temporalUrl, probe);
+        if (firstProgress === undefined && applied > 0) firstProgress = Date.now();
+        if (behind === 0) break;
         if (worker.exitCode !== null) throw new Error(`ofp worker exited with ${worker.exitCode}`);
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -171,7 +196,7 @@ async function main(): Promise<void> {
       const rate = gen.events / seconds;
       report(
         `through Temporal (ofp worker), ${n} batch(es) of ${BATCH}/activity`,
-        `${seconds.toFixed(1)} s = ${Math.round(rate)} events/s (incl. worker start)`,
+        `${seconds.toFixed(1)} s = ${Math.round(rate)} events/s (incl. worker start, first batch applied after ${((firstProgress! - started) / 1000).toFixed(1)} s)`,
       );
       report(
         `  Temporal overhead (1 - temporal/plain rate)`,

@@ -131,9 +131,16 @@ function load(port: number, s: Scenario, seconds: number, rps = s.rps): Promise<
   });
 }
 
-/** CPU seconds so far of the gateway, of every PostgreSQL process and of this process (the load generator). */
-function cpuNow(gatewayPid: number): { gateway: number; postgres: number; loadgen: number } {
-  const out = { gateway: 0, postgres: 0, loadgen: 0 };
+/**
+ * CPU seconds so far of the gateway, of the bench's PostgreSQL (its postmaster, the backends it runs and those that
+ * exited, such as autovacuum workers) and of this process (the load generator). PostgreSQL is NaN when it is not
+ * the embedded one (DATABASE_URL): its processes are not ours to count.
+ */
+function cpuNow(
+  gatewayPid: number,
+  postmasterPid: number | undefined,
+): { gateway: number; postgres: number; loadgen: number } {
+  const out = { gateway: 0, postgres: postmasterPid === undefined ? NaN : 0, loadgen: 0 };
   for (const d of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     let stat: string;
@@ -143,10 +150,12 @@ function cpuNow(gatewayPid: number): { gateway: number; postgres: number; loadge
       continue; // exited meanwhile
     }
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const seconds = (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
-    if (Number(d) === gatewayPid) out.gateway += seconds;
-    else if (Number(d) === process.pid) out.loadgen += seconds;
-    else if (stat.includes('(postgres)')) out.postgres += seconds;
+    const own = (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+    const pid = Number(d);
+    if (pid === gatewayPid) out.gateway += own;
+    else if (pid === process.pid) out.loadgen += own;
+    else if (pid === postmasterPid) out.postgres += own + (Number(f[13]) + Number(f[14])) / CLOCK_TICKS;
+    else if (postmasterPid !== undefined && Number(f[1]) === postmasterPid) out.postgres += own;
   }
   return out;
 }
@@ -155,8 +164,11 @@ function cpuNow(gatewayPid: number): { gateway: number; postgres: number; loadge
 const CLOCK_TICKS = 100;
 
 function cpuPerRequest(a: ReturnType<typeof cpuNow>, b: ReturnType<typeof cpuNow>, n: number): string {
-  const us = (k: keyof typeof a) => Math.round(((b[k] - a[k]) / n) * 1e6);
-  return `gateway ${us('gateway')} µs, PostgreSQL ${us('postgres')} µs, load generator ${us('loadgen')} µs`;
+  const us = (k: keyof typeof a) => {
+    const v = ((b[k] - a[k]) / n) * 1e6;
+    return Number.isNaN(v) ? 'n/a' : `${Math.round(v)} µs`;
+  };
+  return `gateway ${us('gateway')}, PostgreSQL ${us('postgres')}, load generator ${us('loadgen')}`;
 }
 
 function rssOf(pid: number): number {
@@ -287,9 +299,10 @@ async function main(): Promise<void> {
       const measure = async (name: string, s: Scenario, rps: number): Promise<void> => {
         await load(port, s, WARMUP_SECONDS, Math.min(rps, 400));
         await new Promise((r) => setTimeout(r, 1000));
-        const before = cpuNow(gw.pid!);
+        const before = cpuNow(gw.pid!, services.postgresPid);
         const r = await load(port, s, SECONDS, rps);
-        const cpu = cpuPerRequest(before, cpuNow(gw.pid!), r.sent);
+        if (gw.exitCode !== null) throw new Error(`the gateway exited with ${gw.exitCode}`);
+        const cpu = cpuPerRequest(before, cpuNow(gw.pid!, services.postgresPid), r.sent);
         report(
           name,
           `p50 ${percentile(r.lat, 50).toFixed(2)} ms, p99 ${percentile(r.lat, 99).toFixed(2)} ms, max ${r.lat[r.lat.length - 1].toFixed(1)} ms, ${r.sent} sent, ${r.failed} failed; CPU per request ${cpu}`,

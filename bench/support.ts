@@ -19,7 +19,7 @@ export function benchDir(prefix: string): string {
 }
 
 export async function startBenchServices(dir: string, withTemporal: boolean) {
-  const db = process.env.DATABASE_URL
+  const db: { url: string; pid?: number; stop(): Promise<void> } = process.env.DATABASE_URL
     ? { url: process.env.DATABASE_URL, stop: async () => undefined }
     : await startEmbeddedPostgres({ dataDir: dir, port: await findFreePort(), log });
   const temporal = !withTemporal
@@ -35,6 +35,8 @@ export async function startBenchServices(dir: string, withTemporal: boolean) {
         });
   return {
     adminUrl: db.url,
+    /** The embedded PostgreSQL's postmaster; undefined with DATABASE_URL. */
+    postgresPid: db.pid,
     temporalAddress: temporal?.address,
     async stop() {
       await temporal?.stop();

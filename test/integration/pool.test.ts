@@ -58,6 +58,27 @@ test('a kept pool holds its idle connections past the idle timeout; an ordinary 
   expect(plain.totalCount).toBe(0);
 });
 
+test('a kept pool whose backends are terminated drops them and answers again from new ones', async () => {
+  const pool = createPool(url, { max: 2, applicationName: 'ofp-kept-terminated', keepIdle: true });
+  pools.push(pool);
+  await warmPool(pool, 2);
+  const admin = createPool(url, { max: 1 });
+  try {
+    const { rows } = await admin.query(
+      `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name = $1`,
+      ['ofp-kept-terminated'],
+    );
+    expect(rows[0].n).toBe(2);
+  } finally {
+    await admin.end();
+  }
+  // Idle clients learn of the termination from the server's message; give it a moment to arrive.
+  await new Promise((r) => setTimeout(r, 200));
+  const { rows } = await pool.query('SELECT 1 AS one');
+  expect(rows[0].one).toBe(1);
+  expect(await backends('ofp-kept-terminated')).toBeGreaterThanOrEqual(1);
+});
+
 test('warmPool against an unreachable database reports the error instead of throwing', async () => {
   // A port nobody listens on: bind, read the port, close.
   const server = net.createServer();

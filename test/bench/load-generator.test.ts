@@ -1,0 +1,116 @@
+/**
+ * The serving bench's load generator: response framing, and what it counts against a server that answers, one that
+ * answers wrongly, and one that is not there.
+ */
+import http from 'node:http';
+import net from 'node:net';
+import { openLoopLoad, postRequest, takeResponse } from '../../bench/load-generator';
+
+describe('takeResponse', () => {
+  const ok = Buffer.from('HTTP/1.1 200 OK\r\ncontent-length: 5\r\nx: y\r\n\r\nhello');
+
+  it('frames a response by Content-Length, whatever the split across chunks', () => {
+    for (let cut = 0; cut < ok.length; cut++) expect(takeResponse(ok.subarray(0, cut))).toBeNull();
+    const r = takeResponse(ok)!;
+    expect(r.status).toBe(200);
+    expect(r.body.toString()).toBe('hello');
+    expect(r.used).toBe(ok.length);
+  });
+
+  it('frames a chunked response, only once its last chunk is in', () => {
+    const chunked = Buffer.from(
+      'HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n',
+    );
+    for (let cut = 0; cut < chunked.length; cut++) expect(takeResponse(chunked.subarray(0, cut))).toBeNull();
+    const r = takeResponse(chunked)!;
+    expect(r.status).toBe(503);
+    expect(r.body.toString()).toBe('abcde');
+    expect(r.used).toBe(chunked.length);
+  });
+
+  it('refuses a response it cannot frame', () => {
+    expect(() => takeResponse(Buffer.from('HTTP/1.1 204 No Content\r\nx: y\r\n\r\n'))).toThrow(/framing/);
+  });
+});
+
+describe('openLoopLoad', () => {
+  const request = postRequest('/graphql', { 'content-type': 'application/json' }, '{"q":1}');
+
+  async function withServer<T>(handler: http.RequestListener, fn: (port: number) => Promise<T>): Promise<T> {
+    const server = http.createServer(handler);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      return await fn((server.address() as net.AddressInfo).port);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  }
+
+  it('sends every request once, at the rate, and times each one that succeeds', async () => {
+    let seen = 0;
+    const r = await withServer(
+      (req, res) => {
+        let body = '';
+        req.on('data', (c) => (body += c));
+        req.on('end', () => {
+          seen++;
+          res.end(body === '{"q":1}' ? 'FeatureSnapshot' : 'bad');
+        });
+      },
+      (port) =>
+        openLoopLoad({
+          port,
+          requests: [request],
+          rps: 200,
+          seconds: 0.5,
+          accept: (status, body) => status === 200 && body.toString() === 'FeatureSnapshot',
+        }),
+    );
+    expect(r.sent).toBe(100);
+    expect(seen).toBe(100);
+    expect(r.failed).toBe(0);
+    expect(r.lat).toHaveLength(100);
+    expect(r.lat.every((l, i) => l >= 0 && (i === 0 || l >= r.lat[i - 1]))).toBe(true);
+  });
+
+  it('counts rejected answers as failures, not as latencies', async () => {
+    const r = await withServer(
+      (_req, res) => {
+        res.statusCode = 503;
+        res.end('busy');
+      },
+      (port) => openLoopLoad({ port, requests: [request], rps: 100, seconds: 0.2, accept: (s) => s === 200 }),
+    );
+    expect(r.sent).toBe(20);
+    expect(r.failed).toBe(20);
+    expect(r.lat).toHaveLength(0);
+  });
+
+  it('fails every request against a port nobody listens on, without hanging', async () => {
+    const server = net.createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    await new Promise((r) => server.close(r));
+    const r = await openLoopLoad({ port, requests: [request], rps: 100, seconds: 0.2, accept: () => true });
+    expect(r.sent).toBe(20);
+    expect(r.failed).toBe(20);
+  });
+
+  it('fails requests a server never answers once the timeout passes', async () => {
+    const r = await withServer(
+      () => undefined, // never responds
+      (port) =>
+        openLoopLoad({
+          port,
+          requests: [request],
+          rps: 50,
+          seconds: 0.1,
+          timeoutMs: 200,
+          accept: () => true,
+        }),
+    );
+    expect(r.sent).toBe(5);
+    expect(r.failed).toBe(5);
+  });
+});
