@@ -96,6 +96,7 @@ export async function openLoopLoad(o: LoadOptions): Promise<LoadResult> {
   const waiting: Pending[] = [];
   const unsettled = new Set<Pending>();
   let connectFailures = 0;
+  let finished = false;
 
   const settle = (p: Pending, ok: boolean): void => {
     if (p.settled) return;
@@ -124,7 +125,8 @@ export async function openLoopLoad(o: LoadOptions): Promise<LoadResult> {
     c.socket.on('connect', () => {
       connected = true;
       connectFailures = 0;
-      dispatch(c);
+      if (finished) c.socket.destroy();
+      else dispatch(c);
     });
     c.socket.on('data', (chunk) => {
       c.buf = c.buf.length === 0 ? chunk : Buffer.concat([c.buf, chunk]);
@@ -156,10 +158,12 @@ export async function openLoopLoad(o: LoadOptions): Promise<LoadResult> {
       if (i >= 0) idle.splice(i, 1);
       if (c.busy) settle(c.busy, false);
       c.busy = null;
+      if (finished) return;
       if (!connected) connectFailures++;
-      // A gateway that refuses connections fails the waiting requests instead of a reconnect loop.
       if (connectFailures >= 3) {
-        for (const p of waiting.splice(0)) settle(p, false);
+        // A gateway that refuses connections: no reconnect loop. With no socket left, nothing will ever serve
+        // the waiting requests, so they fail; otherwise the live sockets drain them.
+        if ([...all].every((x) => x.socket.connecting)) for (const p of waiting.splice(0)) settle(p, false);
         return;
       }
       if (waiting.length > 0 && all.size < maxSockets) open();
@@ -183,14 +187,17 @@ export async function openLoopLoad(o: LoadOptions): Promise<LoadResult> {
       sent++;
       const c = idle.pop();
       if (c) dispatch(c);
-      else if (all.size < maxSockets) open();
+      else if (all.size < maxSockets && connectFailures < 3) open();
+      else if (all.size === 0) settle(p, false); // refused, and no socket left to serve it
     }
     // Sleep until the next request is due (at least 1 ms): pacing without spinning a core away from the gateway.
     const nextDue = started + (sent * 1000) / o.rps;
-    await new Promise((r) => setTimeout(r, Math.max(1, Math.floor(nextDue - performance.now()))));
+    await new Promise((r) => setTimeout(r, Math.max(1, Math.ceil(nextDue - performance.now()))));
   }
   const deadline = performance.now() + timeoutMs;
   while (unsettled.size > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  finished = true;
+  waiting.length = 0;
   for (const p of [...unsettled]) settle(p, false);
   for (const c of all) c.socket.destroy();
   lat.sort((a, b) => a - b);

@@ -12,7 +12,7 @@ import { FileEventBus } from '../src/bus/file-bus';
 import { FilePublisher } from '../src/bus/file-publisher';
 import { loadPolicyFile } from '../src/core/policy-file';
 import { streamsOf } from '../src/core/policy';
-import { createPool } from '../src/db/pool';
+import { createPool, type Pool } from '../src/db/pool';
 import { generate, generateToLines } from '../src/generator/generate';
 import { benchDir, freshBenchDatabase, mb, percentile, report, startBenchServices } from './support';
 
@@ -43,24 +43,19 @@ async function ensureCheckpoints(
 }
 
 /** Records on the bus not yet applied, over every partition of every stream (one without a checkpoint yet: all). */
-async function caughtUp(url: string, bus: FileEventBus): Promise<{ behind: number; applied: number }> {
-  const pool = createPool(url, { max: 1 });
-  try {
-    const { rows } = await pool.query(`SELECT stream, partition, next_offset FROM checkpoints`);
-    const at = new Map(rows.map((r) => [`${r.stream}/${r.partition}`, r.next_offset as number]));
-    let behind = 0;
-    let applied = 0;
-    for (const stream of streamsOf(policy.groups)) {
-      for (const partition of await bus.listPartitions(stream)) {
-        const next = at.get(`${stream}/${partition}`) ?? 0;
-        behind += Math.max(0, (await bus.endOffset(stream, partition)) - next);
-        applied += next;
-      }
+async function caughtUp(pool: Pool, bus: FileEventBus): Promise<{ behind: number; applied: number }> {
+  const { rows } = await pool.query(`SELECT stream, partition, next_offset FROM checkpoints`);
+  const at = new Map(rows.map((r) => [`${r.stream}/${r.partition}`, r.next_offset as number]));
+  let behind = 0;
+  let applied = 0;
+  for (const stream of streamsOf(policy.groups)) {
+    for (const partition of await bus.listPartitions(stream)) {
+      const next = at.get(`${stream}/${partition}`) ?? 0;
+      behind += Math.max(0, (await bus.endOffset(stream, partition)) - next);
+      applied += next;
     }
-    return { behind, applied };
-  } finally {
-    await pool.end();
   }
+  return { behind, applied };
 }
 
 /** Node options of both drivers, as deployed (Dockerfile, docker-compose.yml). */
@@ -94,11 +89,17 @@ async function applyWithoutTemporal(url: string, busRoot: string): Promise<numbe
   const code = await new Promise<number | null>((r) => child.once('close', r));
   if (code !== 0) throw new Error(`plain apply exited with ${code}`);
   const probe = new FileEventBus(busRoot);
-  const left = await caughtUp(url, probe);
-  await probe.close();
+  const pool = createPool(url, { max: 1 });
+  const left = await caughtUp(pool, probe);
+  await Promise.all([pool.end(), probe.close()]);
   if (left.behind !== 0) throw new Error(`plain apply stopped ${left.behind} records short of the bus end`);
-  // The result is its last line (a log line may come before it).
-  return (JSON.parse(out.trim().split('\n').pop()!) as { seconds: number }).seconds;
+  // The result is the line with `seconds` (a log line may come before or after it).
+  const result = out
+    .split('\n')
+    .map((l) => (/^\{"seconds":/.test(l) ? (JSON.parse(l) as { seconds: number }) : undefined))
+    .find((r) => r !== undefined);
+  if (!result) throw new Error(`plain apply printed no result: ${out.slice(0, 500)}`);
+  return result.seconds;
 }
 
 /** The projector as it runs in production: `ofp worker` in its own process (so its memory is its own). */
@@ -183,15 +184,17 @@ async function main(): Promise<void> {
       const started = Date.now();
       worker = spawnWorker(temporalUrl, busRoot, services.temporalAddress!, `bench-${n}-${Date.now()}`, n);
       const probe = new FileEventBus(busRoot);
+      // One connection for the polls, as the plain run has none: no login per poll on the shared cores.
+      const probePool = createPool(temporalUrl, { max: 1 });
       let firstProgress: number | undefined;
       for (;;) {
-        const { behind, applied } = await caughtUp(temporalUrl, probe);
+        const { behind, applied } = await caughtUp(probePool, probe);
         if (firstProgress === undefined && applied > 0) firstProgress = Date.now();
         if (behind === 0) break;
         if (worker.exitCode !== null) throw new Error(`ofp worker exited with ${worker.exitCode}`);
         await new Promise((r) => setTimeout(r, 100));
       }
-      await probe.close();
+      await Promise.all([probePool.end(), probe.close()]);
       const seconds = (Date.now() - started) / 1000;
       const rate = gen.events / seconds;
       report(

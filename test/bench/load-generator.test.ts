@@ -64,6 +64,7 @@ describe('openLoopLoad', () => {
           requests: [request],
           rps: 200,
           seconds: 0.5,
+          timeoutMs: 2000,
           accept: (status, body) => status === 200 && body.toString() === 'FeatureSnapshot',
         }),
     );
@@ -80,7 +81,15 @@ describe('openLoopLoad', () => {
         res.statusCode = 503;
         res.end('busy');
       },
-      (port) => openLoopLoad({ port, requests: [request], rps: 100, seconds: 0.2, accept: (s) => s === 200 }),
+      (port) =>
+        openLoopLoad({
+          port,
+          requests: [request],
+          rps: 100,
+          seconds: 0.2,
+          timeoutMs: 2000,
+          accept: (s) => s === 200,
+        }),
     );
     expect(r.sent).toBe(20);
     expect(r.failed).toBe(20);
@@ -92,7 +101,14 @@ describe('openLoopLoad', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as net.AddressInfo).port;
     await new Promise((r) => server.close(r));
-    const r = await openLoopLoad({ port, requests: [request], rps: 100, seconds: 0.2, accept: () => true });
+    const r = await openLoopLoad({
+      port,
+      requests: [request],
+      rps: 100,
+      seconds: 0.2,
+      timeoutMs: 2000,
+      accept: () => true,
+    });
     expect(r.sent).toBe(20);
     expect(r.failed).toBe(20);
   });
@@ -112,5 +128,55 @@ describe('openLoopLoad', () => {
     );
     expect(r.sent).toBe(5);
     expect(r.failed).toBe(5);
+  });
+
+  it('counts latency from when a request was due, so queueing behind a slow server shows in full', async () => {
+    // One socket, a server taking 50 ms per answer, 20 requests due over 0.2 s: the last one waits for the 19
+    // before it, about 1 s after it was due. Counted from when it was written, every latency would be about 50 ms.
+    const started = performance.now();
+    const r = await withServer(
+      (_req, res) => setTimeout(() => res.end('ok'), 50),
+      (port) =>
+        openLoopLoad({
+          port,
+          requests: [request],
+          rps: 100,
+          seconds: 0.2,
+          maxSockets: 1,
+          timeoutMs: 5000,
+          accept: (s) => s === 200,
+        }),
+    );
+    expect(r.failed).toBe(0);
+    expect(r.lat).toHaveLength(20);
+    expect(r.lat[r.lat.length - 1]).toBeGreaterThan(500);
+    expect(performance.now() - started).toBeGreaterThan(900);
+  });
+
+  it('leaves no socket open once it returns, even with requests still queued at the end', async () => {
+    let open = 0;
+    const server = net.createServer((socket) => {
+      socket.resume(); // read, so that the client's close is seen
+      open++;
+      socket.on('close', () => open--);
+    }); // accepts and never answers
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      const r = await openLoopLoad({
+        port,
+        requests: [request],
+        rps: 50,
+        seconds: 0.1,
+        maxSockets: 1,
+        timeoutMs: 100,
+        accept: () => true,
+      });
+      expect(r.failed).toBe(5);
+      await new Promise((res) => setTimeout(res, 300));
+      expect(open).toBe(0);
+    } finally {
+      await new Promise((res) => server.close(res));
+    }
   });
 });
