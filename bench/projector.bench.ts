@@ -5,7 +5,6 @@
  * Prints each figure; run with `npm run bench:projector`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FileEventBus } from '../src/bus/file-bus';
@@ -14,7 +13,7 @@ import { loadPolicyFile } from '../src/core/policy-file';
 import { streamsOf } from '../src/core/policy';
 import { createPool, type Pool } from '../src/db/pool';
 import { generate, generateToLines } from '../src/generator/generate';
-import { benchDir, freshBenchDatabase, mb, percentile, report, startBenchServices } from './support';
+import { benchDir, freshBenchDatabase, mb, percentile, report, rssOf, startBenchServices } from './support';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 2);
@@ -126,15 +125,6 @@ function spawnWorker(
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-}
-
-function rssOf(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {

@@ -26,7 +26,16 @@ import { deriveRuns } from '../src/generator/runs';
 import { PartitionApplier } from '../src/projector/partition-applier';
 import { findFreePort } from '../src/services/ports';
 import { openLoopLoad, postRequest, type LoadResult } from './load-generator';
-import { benchDir, freshBenchDatabase, log, mb, percentile, report, startBenchServices } from './support';
+import {
+  benchDir,
+  freshBenchDatabase,
+  log,
+  mb,
+  percentile,
+  report,
+  rssOf,
+  startBenchServices,
+} from './support';
 
 const HOT_EVENTS = Number(process.env.BENCH_HOT_EVENTS ?? 1_000_000);
 /** One rate or a comma-separated sweep, e.g. `500,1000,2000`. */
@@ -169,11 +178,6 @@ function cpuPerRequest(a: ReturnType<typeof cpuNow>, b: ReturnType<typeof cpuNow
     return Number.isNaN(v) ? 'n/a' : `${Math.round(v)} µs`;
   };
   return `gateway ${us('gateway')}, PostgreSQL ${us('postgres')}, load generator ${us('loadgen')}`;
-}
-
-function rssOf(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
 }
 
 async function main(): Promise<void> {

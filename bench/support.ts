@@ -79,3 +79,13 @@ export function rssSampler(): { max(): number; stop(): void } {
 export function report(name: string, value: string): void {
   process.stdout.write(`${name.padEnd(52)} ${value}\n`);
 }
+
+/** Resident memory of a process in bytes; 0 once it has exited. */
+export function rssOf(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}

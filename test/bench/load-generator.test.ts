@@ -4,7 +4,7 @@
  */
 import http from 'node:http';
 import net from 'node:net';
-import { openLoopLoad, postRequest, takeResponse } from '../../bench/load-generator';
+import { openLoopLoad, postRequest, takeResponse, type LoadOptions } from '../../bench/load-generator';
 
 describe('takeResponse', () => {
   const ok = Buffer.from('HTTP/1.1 200 OK\r\ncontent-length: 5\r\nx: y\r\n\r\nhello');
@@ -36,15 +36,26 @@ describe('takeResponse', () => {
 describe('openLoopLoad', () => {
   const request = postRequest('/graphql', { 'content-type': 'application/json' }, '{"q":1}');
 
+  /** Listens on a free loopback port; returns it. */
+  async function listen(server: net.Server): Promise<number> {
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return (server.address() as net.AddressInfo).port;
+  }
+
   async function withServer<T>(handler: http.RequestListener, fn: (port: number) => Promise<T>): Promise<T> {
     const server = http.createServer(handler);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = await listen(server);
     try {
-      return await fn((server.address() as net.AddressInfo).port);
+      return await fn(port);
     } finally {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
     }
+  }
+
+  /** A run of `request` against `port`: 2 s to answer after the last send, success is HTTP 200, unless overridden. */
+  function load(port: number, options: Pick<LoadOptions, 'rps' | 'seconds'> & Partial<LoadOptions>) {
+    return openLoopLoad({ port, requests: [request], timeoutMs: 2000, accept: (s) => s === 200, ...options });
   }
 
   it('sends every request once, at the rate, and times each one that succeeds', async () => {
@@ -59,12 +70,9 @@ describe('openLoopLoad', () => {
         });
       },
       (port) =>
-        openLoopLoad({
-          port,
-          requests: [request],
+        load(port, {
           rps: 200,
           seconds: 0.5,
-          timeoutMs: 2000,
           accept: (status, body) => status === 200 && body.toString() === 'FeatureSnapshot',
         }),
     );
@@ -81,15 +89,7 @@ describe('openLoopLoad', () => {
         res.statusCode = 503;
         res.end('busy');
       },
-      (port) =>
-        openLoopLoad({
-          port,
-          requests: [request],
-          rps: 100,
-          seconds: 0.2,
-          timeoutMs: 2000,
-          accept: (s) => s === 200,
-        }),
+      (port) => load(port, { rps: 100, seconds: 0.2 }),
     );
     expect(r.sent).toBe(20);
     expect(r.failed).toBe(20);
@@ -98,17 +98,9 @@ describe('openLoopLoad', () => {
 
   it('fails every request against a port nobody listens on, without hanging', async () => {
     const server = net.createServer();
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as net.AddressInfo).port;
+    const port = await listen(server);
     await new Promise((r) => server.close(r));
-    const r = await openLoopLoad({
-      port,
-      requests: [request],
-      rps: 100,
-      seconds: 0.2,
-      timeoutMs: 2000,
-      accept: () => true,
-    });
+    const r = await load(port, { rps: 100, seconds: 0.2 });
     expect(r.sent).toBe(20);
     expect(r.failed).toBe(20);
   });
@@ -116,15 +108,7 @@ describe('openLoopLoad', () => {
   it('fails requests a server never answers once the timeout passes', async () => {
     const r = await withServer(
       () => undefined, // never responds
-      (port) =>
-        openLoopLoad({
-          port,
-          requests: [request],
-          rps: 50,
-          seconds: 0.1,
-          timeoutMs: 200,
-          accept: () => true,
-        }),
+      (port) => load(port, { rps: 50, seconds: 0.1, timeoutMs: 200 }),
     );
     expect(r.sent).toBe(5);
     expect(r.failed).toBe(5);
@@ -136,16 +120,7 @@ describe('openLoopLoad', () => {
     const started = performance.now();
     const r = await withServer(
       (_req, res) => setTimeout(() => res.end('ok'), 50),
-      (port) =>
-        openLoopLoad({
-          port,
-          requests: [request],
-          rps: 100,
-          seconds: 0.2,
-          maxSockets: 1,
-          timeoutMs: 5000,
-          accept: (s) => s === 200,
-        }),
+      (port) => load(port, { rps: 100, seconds: 0.2, maxSockets: 1, timeoutMs: 5000 }),
     );
     expect(r.failed).toBe(0);
     expect(r.lat).toHaveLength(20);
@@ -160,18 +135,9 @@ describe('openLoopLoad', () => {
       open++;
       socket.on('close', () => open--);
     }); // accepts and never answers
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as net.AddressInfo).port;
+    const port = await listen(server);
     try {
-      const r = await openLoopLoad({
-        port,
-        requests: [request],
-        rps: 50,
-        seconds: 0.1,
-        maxSockets: 1,
-        timeoutMs: 100,
-        accept: () => true,
-      });
+      const r = await load(port, { rps: 50, seconds: 0.1, maxSockets: 1, timeoutMs: 100 });
       expect(r.failed).toBe(5);
       await new Promise((res) => setTimeout(res, 300));
       expect(open).toBe(0);
