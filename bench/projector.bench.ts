@@ -13,6 +13,7 @@ import { loadPolicyFile } from '../src/core/policy-file';
 import { streamsOf } from '../src/core/policy';
 import { createPool, type Pool } from '../src/db/pool';
 import { generate, generateToLines } from '../src/generator/generate';
+import { describeMachineCpu, machineCpu } from './machine-cpu';
 import { benchDir, freshBenchDatabase, mb, percentile, report, rssOf, startBenchServices } from './support';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
@@ -160,9 +161,13 @@ async function main(): Promise<void> {
     );
 
     const plainUrl = await freshBenchDatabase(services.adminUrl, 'bench_plain');
+    const plainCpu = machineCpu();
     const plainSeconds = await applyWithoutTemporal(plainUrl, busRoot);
     const plainRate = gen.events / plainSeconds;
-    report('apply without Temporal', `${plainSeconds.toFixed(1)} s = ${Math.round(plainRate)} events/s`);
+    report(
+      'apply without Temporal',
+      `${plainSeconds.toFixed(1)} s = ${Math.round(plainRate)} events/s (${describeMachineCpu(plainCpu, machineCpu())})`,
+    );
 
     let worker: ChildProcess | undefined;
     let maxRss = 0;
@@ -172,6 +177,7 @@ async function main(): Promise<void> {
       if (worker) await stopChild(worker);
       temporalUrl = await freshBenchDatabase(services.adminUrl, `bench_temporal_${n}`);
       const started = Date.now();
+      const cpuAtStart = machineCpu();
       worker = spawnWorker(temporalUrl, busRoot, services.temporalAddress!, `bench-${n}-${Date.now()}`, n);
       const probe = new FileEventBus(busRoot);
       // One connection for the polls, as the plain run has none: no login per poll on the shared cores.
@@ -184,12 +190,13 @@ async function main(): Promise<void> {
         if (worker.exitCode !== null) throw new Error(`ofp worker exited with ${worker.exitCode}`);
         await new Promise((r) => setTimeout(r, 100));
       }
+      const cpu = describeMachineCpu(cpuAtStart, machineCpu());
       await Promise.all([probePool.end(), probe.close()]);
       const seconds = (Date.now() - started) / 1000;
       const rate = gen.events / seconds;
       report(
         `through Temporal (ofp worker), ${n} batch(es) of ${BATCH}/activity`,
-        `${seconds.toFixed(1)} s = ${Math.round(rate)} events/s (incl. worker start, first batch applied after ${((firstProgress! - started) / 1000).toFixed(1)} s)`,
+        `${seconds.toFixed(1)} s = ${Math.round(rate)} events/s (incl. worker start, first batch applied after ${((firstProgress! - started) / 1000).toFixed(1)} s; ${cpu})`,
       );
       report(
         `  Temporal overhead (1 - temporal/plain rate)`,
@@ -216,6 +223,7 @@ async function main(): Promise<void> {
     const perTick = Math.round((2000 * tickMs) / 1000);
     let i = 0;
     const producerStart = Date.now();
+    const freshCpu = machineCpu();
     const polling = (async () => {
       while (i < emissions.length || pending.length > 0) {
         const { rows } = await pool.query(`SELECT stream, partition, next_offset FROM checkpoints`);
@@ -254,6 +262,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, tickMs));
     }
     await polling;
+    report('freshness run', describeMachineCpu(freshCpu, machineCpu()));
     latencies.sort((a, b) => a - b);
     report('freshness at 2,000 events/s: append→applied p50', `${percentile(latencies, 50)} ms`);
     report('freshness at 2,000 events/s: append→applied p99', `${percentile(latencies, 99)} ms`);

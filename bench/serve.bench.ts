@@ -25,6 +25,7 @@ import { generate } from '../src/generator/generate';
 import { deriveRuns } from '../src/generator/runs';
 import { PartitionApplier } from '../src/projector/partition-applier';
 import { findFreePort } from '../src/services/ports';
+import { describeMachineCpu, machineCpu } from './machine-cpu';
 import { openLoopLoad, postRequest, type LoadResult } from './load-generator';
 import {
   benchDir,
@@ -304,15 +305,17 @@ async function main(): Promise<void> {
         await load(port, s, WARMUP_SECONDS, Math.min(rps, 400));
         await new Promise((r) => setTimeout(r, 1000));
         const before = cpuNow(gw.pid!, services.postgresPid);
+        const machineBefore = machineCpu();
         const r = await load(port, s, SECONDS, rps);
+        const machine = describeMachineCpu(machineBefore, machineCpu());
         if (gw.exitCode !== null) throw new Error(`the gateway exited with ${gw.exitCode}`);
         const cpu = cpuPerRequest(before, cpuNow(gw.pid!, services.postgresPid), r.sent);
         report(
           name,
           // Failed requests are left out of the latencies, so a run with any is flagged rather than summarised.
           r.failed > 0
-            ? `${r.failed} of ${r.sent} requests FAILED (latencies of the rest are not a fair summary); CPU per request ${cpu}`
-            : `p50 ${percentile(r.lat, 50).toFixed(2)} ms, p99 ${percentile(r.lat, 99).toFixed(2)} ms, max ${r.lat[r.lat.length - 1].toFixed(1)} ms, ${r.sent} sent, 0 failed; CPU per request ${cpu}`,
+            ? `${r.failed} of ${r.sent} requests FAILED (latencies of the rest are not a fair summary); CPU per request ${cpu}; ${machine}`
+            : `p50 ${percentile(r.lat, 50).toFixed(2)} ms, p99 ${percentile(r.lat, 99).toFixed(2)} ms, max ${r.lat[r.lat.length - 1].toFixed(1)} ms, ${r.sent} sent, 0 failed; CPU per request ${cpu}; ${machine}`,
         );
       };
       for (const rps of RPS_LIST.slice(0, -1))

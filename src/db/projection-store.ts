@@ -64,14 +64,33 @@ SELECT hit.*
      WHERE a.run_key = k.run_key AND a.event_type = k.event_type AND a.event_id = k.event_id
      LIMIT 1) hit`;
 
+/** Unnests the series keys $1..$5 (run keys, group names, versions, key ids, fields). */
+const SERIES_KEYS = `unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+             AS k(run_key, group_name, group_version, key_id, field)`;
+
+/** The existing series among the keys $1..$5, by one unique-index probe per key (LATERAL with LIMIT 1, as above). */
+export const SERIES_LOOKUP_SQL = `
+SELECT hit.* FROM ${SERIES_KEYS} CROSS JOIN LATERAL (
+  SELECT s.id, s.run_key, s.group_name, s.group_version, s.key_id, s.field FROM series s
+   WHERE s.run_key = k.run_key AND s.group_name = k.group_name AND s.group_version = k.group_version
+     AND s.key_id = k.key_id AND s.field = k.field
+   LIMIT 1) hit`;
+
 /**
- * Creates the missing series of $1..$5 (run keys, group names, versions, key ids, fields) and returns the id of each:
- * the INSERT returns the series it created, the SELECT (which cannot see those in the same statement) the ones that
- * existed, by one unique-index probe per key (LATERAL with LIMIT 1, as above: never a hash of the whole table).
+ * Creates series that a lookup has just found missing. A plain insert costs half of `INSERT … ON CONFLICT` (measured:
+ * 15 against 31 µs of PostgreSQL CPU per series); a unique violation means another writer created one meanwhile, and
+ * the caller falls back to SERIES_UPSERT_SQL.
+ */
+export const SERIES_INSERT_SQL = `
+INSERT INTO series (run_key, group_name, group_version, key_id, field) SELECT * FROM ${SERIES_KEYS}
+RETURNING id, run_key, group_name, group_version, key_id, field`;
+
+/**
+ * Creates the missing series of $1..$5 and returns the id of each, whoever creates them concurrently: the INSERT
+ * returns the series it created, the SELECT (which cannot see those in the same statement) the ones that existed.
  */
 export const SERIES_UPSERT_SQL = `
-WITH k AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
-             AS k(run_key, group_name, group_version, key_id, field)),
+WITH k AS (SELECT * FROM ${SERIES_KEYS}),
      ins AS (INSERT INTO series (run_key, group_name, group_version, key_id, field) SELECT * FROM k
              ON CONFLICT DO NOTHING RETURNING id, run_key, group_name, group_version, key_id, field)
 SELECT * FROM ins
@@ -81,6 +100,11 @@ SELECT hit.* FROM k CROSS JOIN LATERAL (
    WHERE s.run_key = k.run_key AND s.group_name = k.group_name AND s.group_version = k.group_version
      AND s.key_id = k.key_id AND s.field = k.field
    LIMIT 1) hit`;
+
+/** PostgreSQL's unique_violation. */
+const UNIQUE_VIOLATION = '23505';
+
+type SeriesKey = [string, string, string, string, string];
 
 /** Loads W and applied copies that the candidates of a batch may need; the rest is never consulted. */
 export async function prefetchClassificationState(
@@ -140,30 +164,43 @@ export class SeriesResolver {
   }
 
   /** Returns the id of every series key, creating missing series (outside any batch transaction). */
-  async resolve(keys: Map<string, [string, string, string, string, string]>): Promise<Map<string, number>> {
+  async resolve(keys: Map<string, SeriesKey>): Promise<Map<string, number>> {
     const out = new Map<string, number>();
-    const missing: [string, string, string, string, string][] = [];
+    let missing: SeriesKey[] = [];
     for (const [k, parts] of keys) {
       const id = this.cache.get(k);
       if (id !== undefined) out.set(k, id);
       else missing.push(parts);
     }
-    // A series another writer created concurrently is invisible to our statement's snapshot; a second pass sees it.
-    for (let pass = 0; pass < 2 && missing.length > 0; pass++) {
-      missing.sort((a, b) => compareTuples(a, b)); // one insert order for every writer: no deadlocks between them
-      const cols = [0, 1, 2, 3, 4].map((i) => textArrayLiteral(missing.map((m) => m[i])));
-      const { rows } = await this.pool.query(SERIES_UPSERT_SQL, cols);
-      if (this.cache.size + rows.length > this.maxEntries) this.cache.clear();
-      for (const r of rows) {
-        const k = SeriesResolver.keyOf(r.run_key, r.group_name, r.group_version, r.key_id, r.field);
-        this.cache.set(k, r.id);
-        out.set(k, r.id);
-      }
-      const stillMissing = missing.filter((m) => !out.has(SeriesResolver.keyOf(...m)));
-      missing.length = 0;
-      missing.push(...stillMissing);
+    if (missing.length === 0) return out;
+    // One order for every writer: concurrent inserts of the same keys wait on each other instead of deadlocking.
+    missing.sort((a, b) => compareTuples(a, b));
+    missing = await this.collect(SERIES_LOOKUP_SQL, missing, out);
+    if (missing.length === 0) return out;
+    try {
+      missing = await this.collect(SERIES_INSERT_SQL, missing, out);
+    } catch (err) {
+      if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
+      // Another writer created some of them since the lookup: take the slower path that tolerates it.
+      // A series created concurrently is invisible to our statement's snapshot; a second pass sees it.
+      for (let pass = 0; pass < 2 && missing.length > 0; pass++)
+        missing = await this.collect(SERIES_UPSERT_SQL, missing, out);
     }
+    if (missing.length > 0) throw new Error(`series ids missing after creation: ${missing.length} keys`);
     return out;
+  }
+
+  /** Runs a series statement over `keys`, records the ids it returns; returns the keys still without an id. */
+  private async collect(sql: string, keys: SeriesKey[], out: Map<string, number>): Promise<SeriesKey[]> {
+    const cols = [0, 1, 2, 3, 4].map((i) => textArrayLiteral(keys.map((m) => m[i])));
+    const { rows } = await this.pool.query(sql, cols);
+    if (this.cache.size + rows.length > this.maxEntries) this.cache.clear();
+    for (const r of rows) {
+      const k = SeriesResolver.keyOf(r.run_key, r.group_name, r.group_version, r.key_id, r.field);
+      this.cache.set(k, r.id);
+      out.set(k, r.id);
+    }
+    return keys.filter((m) => !out.has(SeriesResolver.keyOf(...m)));
   }
 }
 

@@ -4,7 +4,7 @@
  * have. Checked on PostgreSQL's own plans over tables large enough that a plain join is planned as a scan of the
  * whole table (the control below shows that it is).
  */
-import { APPLIED_COPIES_SQL, SERIES_UPSERT_SQL } from '../../src/db/projection-store';
+import { APPLIED_COPIES_SQL, SERIES_LOOKUP_SQL, SERIES_UPSERT_SQL } from '../../src/db/projection-store';
 import { createPool, type Pool } from '../../src/db/pool';
 import { freshDatabase } from './support/services';
 
@@ -81,7 +81,15 @@ test('the applied copies of a batch are read by one primary-key probe per candid
   expect(rows).toHaveLength(BATCH);
 });
 
-test('existing series are found by one unique-index probe per key, and none is created twice', async () => {
+test('the series lookup reads by one unique-index probe per key', async () => {
+  const access = await accessTo(pool, 'series', SERIES_LOOKUP_SQL, seriesKeys);
+  expect(access.length).toBeGreaterThan(0);
+  for (const a of access) expect(a).toMatch(/^Index (Only )?Scan$/);
+  const { rows } = await pool.query(SERIES_LOOKUP_SQL, seriesKeys);
+  expect(rows).toHaveLength(BATCH);
+});
+
+test('the fallback upsert finds existing series by one unique-index probe per key, and creates none twice', async () => {
   const access = await accessTo(pool, 'series', SERIES_UPSERT_SQL, seriesKeys);
   // The INSERT itself names the table too (ModifyTable); every read of it must be an index probe.
   const reads = access.filter((a) => a !== 'ModifyTable');

@@ -1,0 +1,91 @@
+/**
+ * Series ids: every (run, group, version, key, field) gets exactly one id, whoever asks first, and asking again
+ * (from the cache, from the table, or while another writer creates the same series) returns that id.
+ */
+import { SeriesResolver } from '../../src/db/projection-store';
+import { createPool, type Pool } from '../../src/db/pool';
+import { freshDatabase } from './support/services';
+
+jest.setTimeout(60_000);
+
+type Key = [string, string, string, string, string];
+
+const RUN = 'a'.repeat(64);
+
+function keysOf(ids: string[], field = 'amount'): Map<string, Key> {
+  return new Map(
+    ids.map((id) => {
+      const parts: Key = [RUN, 'merchant_velocity', 'v1', id, field];
+      return [SeriesResolver.keyOf(...parts), parts];
+    }),
+  );
+}
+
+async function seriesCount(pool: Pool): Promise<number> {
+  const { rows } = await pool.query('SELECT count(*)::int AS n FROM series');
+  return rows[0].n;
+}
+
+let pool: Pool;
+
+beforeAll(async () => {
+  pool = createPool(await freshDatabase(), { max: 4 });
+});
+
+afterAll(async () => {
+  await pool?.end();
+});
+
+test('missing series are created once and get one id each', async () => {
+  const keys = keysOf(['1', '2', '3']);
+  const ids = await new SeriesResolver(pool).resolve(keys);
+  expect([...ids.keys()].sort()).toEqual([...keys.keys()].sort());
+  expect(new Set(ids.values()).size).toBe(3);
+  expect(await seriesCount(pool)).toBe(3);
+});
+
+test('a resolver that has never seen a series finds the id another one created', async () => {
+  const keys = keysOf(['10', '11']);
+  const first = await new SeriesResolver(pool).resolve(keys);
+  const before = await seriesCount(pool);
+  const second = await new SeriesResolver(pool).resolve(new Map([...keys, ...keysOf(['12'])]));
+  for (const [k, id] of first) expect(second.get(k)).toBe(id);
+  expect(second.size).toBe(3);
+  expect(await seriesCount(pool)).toBe(before + 1);
+});
+
+test('a series created by another writer between lookup and insert is taken, not duplicated', async () => {
+  const [[key, parts]] = [...keysOf(['20'])];
+  const other = await pool.connect();
+  try {
+    // The other writer's insert is uncommitted while the resolver looks up (and misses) and inserts (and waits).
+    await other.query('BEGIN');
+    const { rows } = await other.query(
+      `INSERT INTO series (run_key, group_name, group_version, key_id, field) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+      parts,
+    );
+    const resolving = new SeriesResolver(pool).resolve(new Map([[key, parts]]));
+    await new Promise((r) => setTimeout(r, 300));
+    await other.query('COMMIT');
+    const ids = await resolving;
+    expect(ids.get(key)).toBe(rows[0].id);
+  } finally {
+    other.release();
+  }
+  const { rows } = await pool.query(`SELECT count(*)::int AS n FROM series WHERE key_id = '20'`);
+  expect(rows[0].n).toBe(1);
+});
+
+test('two resolvers creating the same new series at once agree on every id', async () => {
+  const keys = keysOf(Array.from({ length: 500 }, (_, i) => String(1000 + i)));
+  const [a, b] = await Promise.all([
+    new SeriesResolver(pool).resolve(keys),
+    new SeriesResolver(pool).resolve(keys),
+  ]);
+  expect(a.size).toBe(500);
+  for (const [k, id] of a) expect(b.get(k)).toBe(id);
+  const { rows } = await pool.query(
+    `SELECT count(*)::int AS n FROM series WHERE key_id::int BETWEEN 1000 AND 1499`,
+  );
+  expect(rows[0].n).toBe(500);
+});
