@@ -21,6 +21,7 @@ import { formatTimestamp, parseTimestamp } from '../src/core/time';
 import { createPool } from '../src/db/pool';
 import { SeriesResolver } from '../src/db/projection-store';
 import { EXAMPLE_QUERY } from '../src/graphql/example-query';
+import { merchantAnchorBurst } from '../src/generator/burst';
 import { generate } from '../src/generator/generate';
 import { deriveRuns } from '../src/generator/runs';
 import { PartitionApplier } from '../src/projector/partition-applier';
@@ -61,34 +62,28 @@ async function writeHotMerchant(
   busRoot: string,
   runIndex: number,
 ): Promise<{ pins: ReturnType<typeof deriveRuns>[number]['pins']; last: string }> {
-  const run = deriveRuns(5n, 1, parseTimestamp(START)!)[runIndex];
-  const p = run.pins;
-  const start = parseTimestamp(START)!;
-  const step = Math.floor((7 * 86_400_000_000 - 1_000_000) / HOT_EVENTS);
+  const pins = deriveRuns(5n, 1, parseTimestamp(START)!)[runIndex].pins;
   const publisher = new FilePublisher(busRoot);
   let batch: { line: string; key: string }[] = [];
-  let ts = start;
-  for (let i = 0; i < HOT_EVENTS; i++) {
-    ts = start + i * step;
-    const t = formatTimestamp(ts);
-    const flow = 7_000_000_000 + i;
-    const amount = `${10 + (i % 990)}.${String(i % 100).padStart(2, '0')}`;
-    const line =
-      `{"event_id":"hot-${i}","event_type":"s3_flow_anchor_with_fraud_6B","ts_utc":"${t}",` +
-      `"manifest_fingerprint":"${p.manifestFingerprint}","parameter_hash":"${p.parameterHash}","seed":${p.seed},` +
-      `"scenario_id":"${p.scenarioId}","platform_run_id":"${p.platformRunId}","scenario_run_id":"${p.scenarioRunId}",` +
-      `"payload":{"flow_id":${flow},"arrival_seq":${i},"merchant_id":${HOT_MERCHANT},"party_id":${i % 5000},"account_id":${i % 7000},` +
-      `"instrument_id":${i % 9000},"device_id":${i % 3000},"ip_id":${i % 4000},"ts_utc":"${t}","amount":${amount},"seed":${p.seed},` +
-      `"manifest_fingerprint":"${p.manifestFingerprint}","parameter_hash":"${p.parameterHash}","scenario_id":"${p.scenarioId}",` +
-      `"fraud_flag":false,"campaign_id":null}}`;
-    batch.push({ line, key: String(flow) });
+  let last = 0;
+  for (const r of merchantAnchorBurst({
+    pins,
+    merchantId: Number(HOT_MERCHANT),
+    from: parseTimestamp(START)!,
+    stepMicros: Math.floor((7 * 86_400_000_000 - 1_000_000) / HOT_EVENTS),
+    count: HOT_EVENTS,
+    flowIdBase: 7_000_000_000n,
+    eventIdPrefix: 'hot-',
+  })) {
+    batch.push({ line: r.line, key: r.key });
+    last = r.ts;
     if (batch.length === 20_000) {
       await publisher.publish(ANCHOR, batch, { partitions: 2 });
       batch = [];
     }
   }
   if (batch.length) await publisher.publish(ANCHOR, batch, { partitions: 2 });
-  return { pins: p, last: formatTimestamp(ts) };
+  return { pins, last: formatTimestamp(last) };
 }
 
 async function project(url: string, busRoot: string): Promise<number> {

@@ -5,10 +5,10 @@
 import type { Pool, PoolClient } from './pool';
 import type { AppliedCopy, ClassificationState, Decision } from '../core/projection';
 import { dedupeKey, watermarkKey } from '../core/projection';
-import type { Micros } from '../core/time';
 import type { ContextPins } from '../core/pins';
 import { isInvalidClass, type InvalidClass } from '../core/record';
-import { TILE_GRANULARITIES } from '../core/windows';
+import { DENSE_HOUR_EVENTS, HOUR_TILE, MINUTE_TILE } from '../core/windows';
+import { floorTo, type Micros } from '../core/time';
 import { integerArrayLiteral, textArrayLiteral } from './array-literal';
 
 export type PartitionState = 'RUNNING' | 'PAUSED' | 'STALLED';
@@ -371,36 +371,14 @@ export async function commitBatch(
         cValue.push(c.value);
       }
     }
-    // One statement: insert the contributions and fold them into their tiles (PostgreSQL aggregates, exactly, in
-    // NUMERIC). Tiles are upserted in one (series, granularity, start) order by every writer, so concurrent
-    // partitions sharing a hot merchant's tiles never deadlock.
-    await client.query(
-      `WITH c AS (
-         INSERT INTO contributions (series_id, ts_us, stream, partition, "offset", value)
-           SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[], $5::bigint[], $6::numeric[])
-         RETURNING series_id, ts_us, value)
-       INSERT INTO tiles AS t (series_id, granularity_us, start_us, count, sum, min, max, max_ts_us)
-         SELECT c.series_id, g.g, c.ts_us - ((c.ts_us % g.g) + g.g) % g.g AS start_us,
-                count(*), sum(c.value), min(c.value), max(c.value), max(c.ts_us)
-           FROM c CROSS JOIN unnest($7::bigint[]) AS g(g)
-          GROUP BY 1, 2, 3
-          ORDER BY 1, 2, 3
-       ON CONFLICT (series_id, granularity_us, start_us) DO UPDATE SET
-         count = t.count + excluded.count,
-         sum = t.sum + excluded.sum,
-         min = LEAST(t.min, excluded.min),
-         max = GREATEST(t.max, excluded.max),
-         max_ts_us = GREATEST(t.max_ts_us, excluded.max_ts_us)`,
-      [
-        integerArrayLiteral(cSeries),
-        integerArrayLiteral(cTs),
-        textArrayLiteral(cStream),
-        integerArrayLiteral(cPartition),
-        integerArrayLiteral(cOffset),
-        textArrayLiteral(cValue),
-        [...TILE_GRANULARITIES],
-      ],
-    );
+    await writeContributionsAndTiles(client, {
+      series: cSeries,
+      ts: cTs,
+      stream: cStream,
+      partition: cPartition,
+      offset: cOffset,
+      value: cValue,
+    });
     const w = [...watermarks.values()];
     await client.query(
       `INSERT INTO partition_watermarks AS w (run_key, stream, partition, max_ts_us)
@@ -432,6 +410,126 @@ export async function commitBatch(
       ],
     );
   }
+}
+
+/**
+ * Inserts the contributions and folds them into their hour tiles in one statement (PostgreSQL aggregates, exactly, in
+ * NUMERIC). Hour tiles are upserted in one (series, start) order by every writer, so concurrent partitions sharing a
+ * hot merchant's tiles never deadlock. The statement returns the hours that are dense after this batch (see
+ * core/windows.ts) with their count before it.
+ */
+export const CONTRIBUTIONS_AND_HOUR_TILES_SQL = `
+WITH c AS (
+  INSERT INTO contributions (series_id, ts_us, stream, partition, "offset", value)
+    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[], $5::bigint[], $6::numeric[])
+  RETURNING series_id, ts_us, value),
+h AS (
+  SELECT series_id, ts_us - ((ts_us % $7) + $7) % $7 AS start_us, count(*) AS n, sum(value) AS sm, min(value) AS mn,
+         max(value) AS mx, max(ts_us) AS mt
+    FROM c GROUP BY 1, 2),
+up AS (
+  INSERT INTO tiles AS t (series_id, granularity_us, start_us, count, sum, min, max, max_ts_us)
+    SELECT series_id, $7, start_us, n, sm, mn, mx, mt FROM h ORDER BY 1, 3
+  ON CONFLICT (series_id, granularity_us, start_us) DO UPDATE SET
+    count = t.count + excluded.count,
+    sum = t.sum + excluded.sum,
+    min = LEAST(t.min, excluded.min),
+    max = GREATEST(t.max, excluded.max),
+    max_ts_us = GREATEST(t.max_ts_us, excluded.max_ts_us)
+  RETURNING t.series_id, t.start_us, t.count)
+SELECT up.series_id, up.start_us, up.count - h.n AS before
+  FROM up JOIN h ON h.series_id = up.series_id AND h.start_us = up.start_us
+ WHERE up.count > $8`;
+
+/** Adds the minute tiles of events ($1..$3: series ids, ts, values) to hours that were already dense. */
+export const MINUTE_TILES_ADD_SQL = `
+INSERT INTO tiles AS t (series_id, granularity_us, start_us, count, sum, min, max, max_ts_us)
+  SELECT series_id, $4, ts_us - ((ts_us % $4) + $4) % $4, count(*), sum(value), min(value), max(value), max(ts_us)
+    FROM unnest($1::bigint[], $2::bigint[], $3::numeric[]) AS u(series_id, ts_us, value)
+   GROUP BY 1, 3 ORDER BY 1, 3
+ON CONFLICT (series_id, granularity_us, start_us) DO UPDATE SET
+  count = t.count + excluded.count,
+  sum = t.sum + excluded.sum,
+  min = LEAST(t.min, excluded.min),
+  max = GREATEST(t.max, excluded.max),
+  max_ts_us = GREATEST(t.max_ts_us, excluded.max_ts_us)`;
+
+/**
+ * Builds the minute tiles of hours that became dense with this batch ($1, $2: series ids, hour starts) from all their
+ * contributions. This statement's snapshot is taken after the hour tiles' row locks were granted, so it sees every
+ * contribution counted in those hours; a writer that counts its events into the hour later sees it dense and adds its
+ * own minutes. The result replaces any minute tile already there (left by an earlier version that kept minute tiles
+ * for every hour), since it is computed from the events themselves.
+ */
+export const MINUTE_TILES_BUILD_SQL = `
+INSERT INTO tiles AS t (series_id, granularity_us, start_us, count, sum, min, max, max_ts_us)
+  SELECT c.series_id, $3, c.ts_us - ((c.ts_us % $3) + $3) % $3, count(*), sum(c.value), min(c.value), max(c.value),
+         max(c.ts_us)
+    FROM unnest($1::bigint[], $2::bigint[]) AS x(series_id, start_us)
+    -- OFFSET 0 keeps this a probe of the (series, ts) index per hour: flattened, it may be planned as a scan of all.
+    CROSS JOIN LATERAL (
+      SELECT c.series_id, c.ts_us, c.value FROM contributions c
+       WHERE c.series_id = x.series_id AND c.ts_us >= x.start_us AND c.ts_us < x.start_us + $4 OFFSET 0) c
+   GROUP BY 1, 3 ORDER BY 1, 3
+ON CONFLICT (series_id, granularity_us, start_us) DO UPDATE SET
+  count = excluded.count, sum = excluded.sum, min = excluded.min, max = excluded.max, max_ts_us = excluded.max_ts_us`;
+
+interface ContributionColumns {
+  series: number[];
+  ts: number[];
+  stream: string[];
+  partition: number[];
+  offset: number[];
+  value: string[];
+}
+
+/** Contributions, hour tiles, and the minute tiles of dense hours, in the batch's transaction. */
+async function writeContributionsAndTiles(client: PoolClient, c: ContributionColumns): Promise<void> {
+  const { rows: dense } = await client.query<{ series_id: string; start_us: string; before: string }>(
+    CONTRIBUTIONS_AND_HOUR_TILES_SQL,
+    [
+      integerArrayLiteral(c.series),
+      integerArrayLiteral(c.ts),
+      textArrayLiteral(c.stream),
+      integerArrayLiteral(c.partition),
+      integerArrayLiteral(c.offset),
+      textArrayLiteral(c.value),
+      HOUR_TILE,
+      DENSE_HOUR_EVENTS,
+    ],
+  );
+  if (dense.length === 0) return;
+  const wasDense = new Set<string>();
+  const built: { series: number[]; start: number[] } = { series: [], start: [] };
+  for (const d of dense) {
+    if (Number(d.before) > DENSE_HOUR_EVENTS) wasDense.add(`${d.series_id}:${d.start_us}`);
+    else {
+      built.series.push(Number(d.series_id));
+      built.start.push(Number(d.start_us));
+    }
+  }
+  if (wasDense.size > 0) {
+    const add = { series: [] as number[], ts: [] as number[], value: [] as string[] };
+    for (let i = 0; i < c.series.length; i++) {
+      if (!wasDense.has(`${c.series[i]}:${floorTo(c.ts[i], HOUR_TILE)}`)) continue;
+      add.series.push(c.series[i]);
+      add.ts.push(c.ts[i]);
+      add.value.push(c.value[i]);
+    }
+    await client.query(MINUTE_TILES_ADD_SQL, [
+      integerArrayLiteral(add.series),
+      integerArrayLiteral(add.ts),
+      textArrayLiteral(add.value),
+      MINUTE_TILE,
+    ]);
+  }
+  if (built.series.length > 0)
+    await client.query(MINUTE_TILES_BUILD_SQL, [
+      integerArrayLiteral(built.series),
+      integerArrayLiteral(built.start),
+      MINUTE_TILE,
+      HOUR_TILE,
+    ]);
 }
 
 /** Stores invalid records with their raw text, position, class and reason; a re-insert of a position is a no-op. */

@@ -62,22 +62,27 @@ export function deriveRuns(seed: bigint, count: number, startMicros: Micros): Ge
       seed: runSeed.toString(),
       runId,
     };
-    const envelopeMiddleJson = `",${envelopePinsJson(pins)},"producer":"ofp-generator","payload":`;
-    const payloadPinsJson =
-      `"seed":${pins.seed},"manifest_fingerprint":"${pins.manifestFingerprint}",` +
-      `"parameter_hash":"${pins.parameterHash}","scenario_id":${JSON.stringify(pins.scenarioId)}`;
-    runs.push({
-      index: i,
-      pins,
-      flowIdBase: i === 0 ? TWO_POW_53 + 1n : BigInt(i) * 1_000_000_000_000n + 1n,
-      envelopePinsJson: envelopePinsJson(pins),
-      envelopeMiddleJson,
-      envelopeMiddleBytes: Buffer.from(envelopeMiddleJson, 'utf8'),
-      payloadPinsJson,
-      fraudFlagPrefixBytes: Buffer.from(`,${payloadPinsJson},"fraud_flag":`, 'utf8'),
-    });
+    runs.push(generatedRun(i, pins, i === 0 ? TWO_POW_53 + 1n : BigInt(i) * 1_000_000_000_000n + 1n));
   }
   return runs;
+}
+
+/** A run's pre-rendered JSON text, for events of the run with these pins. */
+export function generatedRun(index: number, pins: ContextPins, flowIdBase: bigint): GeneratedRun {
+  const envelopeMiddleJson = `",${envelopePinsJson(pins)},"producer":"ofp-generator","payload":`;
+  const payloadPinsJson =
+    `"seed":${pins.seed},"manifest_fingerprint":"${pins.manifestFingerprint}",` +
+    `"parameter_hash":"${pins.parameterHash}","scenario_id":${JSON.stringify(pins.scenarioId)}`;
+  return {
+    index,
+    pins,
+    flowIdBase,
+    envelopePinsJson: envelopePinsJson(pins),
+    envelopeMiddleJson,
+    envelopeMiddleBytes: Buffer.from(envelopeMiddleJson, 'utf8'),
+    payloadPinsJson,
+    fraudFlagPrefixBytes: Buffer.from(`,${payloadPinsJson},"fraud_flag":`, 'utf8'),
+  };
 }
 
 /**

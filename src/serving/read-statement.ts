@@ -6,10 +6,17 @@
  */
 import type { FeatureGroup } from '../core/policy';
 import { floorTo, type Micros } from '../core/time';
-import { RECENCY_GRANULARITY, decomposeRange, windowRange } from '../core/windows';
+import {
+  DENSE_HOUR_EVENTS,
+  HOUR_TILE,
+  MINUTE_TILE,
+  RECENCY_GRANULARITY,
+  decomposeWindow,
+  windowRange,
+} from '../core/windows';
 import { integerArrayLiteral, textArrayLiteral } from '../db/array-literal';
 
-export const READ_STATEMENT_NAME = 'ofp_features_read_v1';
+export const READ_STATEMENT_NAME = 'ofp_features_read_v2';
 
 export const READ_SQL = `
 WITH cp AS (
@@ -25,34 +32,51 @@ sr AS (
     FROM unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::text[]) AS l(sidx, grp, ver, key_id, field)
     JOIN series se ON se.run_key = $1 AND se.group_name = l.grp AND se.group_version = l.ver
                   AND se.key_id = l.key_id AND se.field = l.field),
-rng AS (
-  SELECT r.*, sr.id AS sid
-    FROM unnest($8::int[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[]) AS r(sidx, wlen, gran, lo, hi)
-    JOIN sr ON sr.sidx = r.sidx),
-part AS (
-  SELECT rng.sidx, rng.wlen, a.cnt, a.sm, a.mn, a.mx
-    FROM rng CROSS JOIN LATERAL (
-      SELECT sum(t.count)::bigint AS cnt, sum(t.sum) AS sm, min(t.min) AS mn, max(t.max) AS mx
-        FROM tiles t
-       WHERE rng.gran > 0 AND t.series_id = rng.sid AND t.granularity_us = rng.gran
-         AND t.start_us >= rng.lo AND t.start_us < rng.hi
+hr AS (
+  SELECT h.sidx, h.wlen, a.cnt, a.sm, a.mn, a.mx
+    FROM unnest($8::int[], $9::bigint[], $10::bigint[], $11::bigint[]) AS h(sidx, wlen, lo, hi)
+    JOIN sr ON sr.sidx = h.sidx
+    CROSS JOIN LATERAL (
+      SELECT sum(t.count)::bigint AS cnt, sum(t.sum) AS sm, min(t.min) AS mn, max(t.max) AS mx FROM tiles t
+       WHERE t.series_id = sr.id AND t.granularity_us = $24 AND t.start_us >= h.lo AND t.start_us < h.hi) a),
+ph AS (
+  SELECT p.sidx, p.wlen, p.lo, p.hi, p.mlo, p.mhi, sr.id AS sid, e.cnt, e.sm, e.mn, e.mx
+    FROM unnest($12::int[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[])
+      AS p(sidx, wlen, lo, hi, mlo, mhi)
+    JOIN sr ON sr.sidx = p.sidx
+    CROSS JOIN LATERAL (
+      SELECT count(*)::bigint AS cnt, sum(x.value) AS sm, min(x.value) AS mn, max(x.value) AS mx
+        FROM (SELECT c.value FROM contributions c
+               WHERE c.series_id = sr.id AND c.ts_us >= p.lo AND c.ts_us < p.hi LIMIT $26 + 1) x) e),
+dense AS (
+  SELECT ph.sidx, ph.wlen, a.cnt, a.sm, a.mn, a.mx
+    FROM ph CROSS JOIN LATERAL (
+      SELECT sum(t.count)::bigint AS cnt, sum(t.sum) AS sm, min(t.min) AS mn, max(t.max) AS mx FROM tiles t
+       WHERE t.series_id = ph.sid AND t.granularity_us = $25 AND t.start_us >= ph.mlo AND t.start_us < ph.mhi
       UNION ALL
-      SELECT count(*)::bigint, sum(c.value), min(c.value), max(c.value)
-        FROM contributions c
-       WHERE rng.gran = 0 AND c.series_id = rng.sid AND c.ts_us >= rng.lo AND c.ts_us < rng.hi) a),
+      SELECT count(*)::bigint, sum(c.value), min(c.value), max(c.value) FROM contributions c
+       WHERE c.series_id = ph.sid AND c.ts_us >= ph.lo AND c.ts_us < ph.mlo
+      UNION ALL
+      SELECT count(*)::bigint, sum(c.value), min(c.value), max(c.value) FROM contributions c
+       WHERE c.series_id = ph.sid AND c.ts_us >= ph.mhi AND c.ts_us < ph.hi) a
+   WHERE ph.cnt > $26),
 win AS (
-  SELECT sidx, wlen, sum(cnt)::bigint AS cnt, sum(sm) AS sm, min(mn) AS mn, max(mx) AS mx FROM part GROUP BY sidx, wlen),
+  SELECT sidx, wlen, sum(cnt)::bigint AS cnt, sum(sm) AS sm, min(mn) AS mn, max(mx) AS mx FROM (
+    SELECT sidx, wlen, cnt, sm, mn, mx FROM hr
+    UNION ALL SELECT sidx, wlen, cnt, sm, mn, mx FROM ph WHERE cnt <= $26
+    UNION ALL SELECT sidx, wlen, cnt, sm, mn, mx FROM dense) u
+  GROUP BY sidx, wlen),
 lastv AS (
   SELECT w.sidx, w.wlen, (
       SELECT c.value FROM contributions c
        WHERE c.series_id = sr.id AND c.ts_us >= w.lo AND c.ts_us < w.hi
        ORDER BY c.ts_us DESC, c.stream COLLATE "C" DESC, c.partition DESC, c."offset" DESC LIMIT 1) AS lv
-    FROM unnest($13::int[], $14::bigint[], $15::bigint[], $16::bigint[]) AS w(sidx, wlen, lo, hi)
+    FROM unnest($18::int[], $19::bigint[], $20::bigint[], $21::bigint[]) AS w(sidx, wlen, lo, hi)
     JOIN sr ON sr.sidx = w.sidx),
 rec AS (
   SELECT sr.sidx, GREATEST(
-      (SELECT max(c.ts_us) FROM contributions c WHERE c.series_id = sr.id AND c.ts_us >= $17 AND c.ts_us <= $18),
-      (SELECT t.max_ts_us FROM tiles t WHERE t.series_id = sr.id AND t.granularity_us = $19 AND t.start_us < $17
+      (SELECT max(c.ts_us) FROM contributions c WHERE c.series_id = sr.id AND c.ts_us >= $22 AND c.ts_us <= $23),
+      (SELECT t.max_ts_us FROM tiles t WHERE t.series_id = sr.id AND t.granularity_us = $24 AND t.start_us < $22
         ORDER BY t.start_us DESC LIMIT 1)) AS last_ts
     FROM sr)
 SELECT 'cp' AS kind, stream AS s1, state AS s2, partition::bigint AS i1, next_offset AS i2, end_offset AS i3,
@@ -74,15 +98,16 @@ export interface SeriesRef {
 /** Parameters of READ_SQL for a run, the streams read, the series and asOf. */
 export function readParams(runKey: string, streams: string[], series: SeriesRef[], asOf: Micros): unknown[] {
   const sIdx: number[] = [];
-  const rIdx: number[] = [];
-  const rWin: number[] = [];
-  const rGran: number[] = [];
-  const rLo: number[] = [];
-  const rHi: number[] = [];
-  const lIdx: number[] = [];
-  const lWin: number[] = [];
-  const lLo: number[] = [];
-  const lHi: number[] = [];
+  const hours = { sidx: [] as number[], wlen: [] as number[], lo: [] as number[], hi: [] as number[] };
+  const partials = {
+    sidx: [] as number[],
+    wlen: [] as number[],
+    lo: [] as number[],
+    hi: [] as number[],
+    mlo: [] as number[],
+    mhi: [] as number[],
+  };
+  const lasts = { sidx: [] as number[], wlen: [] as number[], lo: [] as number[], hi: [] as number[] };
   series.forEach((s, i) => {
     sIdx.push(i);
     const needsLast = s.group.features.some(
@@ -90,18 +115,26 @@ export function readParams(runKey: string, streams: string[], series: SeriesRef[
     );
     for (const w of s.group.windows) {
       const { lo, hi } = windowRange(asOf, w.micros);
-      for (const r of decomposeRange(lo, hi)) {
-        rIdx.push(i);
-        rWin.push(w.micros);
-        rGran.push(r.granularity);
-        rLo.push(r.lo);
-        rHi.push(r.hi);
+      const reads = decomposeWindow(lo, hi);
+      if (reads.hours) {
+        hours.sidx.push(i);
+        hours.wlen.push(w.micros);
+        hours.lo.push(reads.hours.lo);
+        hours.hi.push(reads.hours.hi);
+      }
+      for (const p of reads.partials) {
+        partials.sidx.push(i);
+        partials.wlen.push(w.micros);
+        partials.lo.push(p.lo);
+        partials.hi.push(p.hi);
+        partials.mlo.push(p.minuteLo);
+        partials.mhi.push(p.minuteHi);
       }
       if (needsLast) {
-        lIdx.push(i);
-        lWin.push(w.micros);
-        lLo.push(lo);
-        lHi.push(hi);
+        lasts.sidx.push(i);
+        lasts.wlen.push(w.micros);
+        lasts.lo.push(lo);
+        lasts.hi.push(hi);
       }
     }
   });
@@ -114,17 +147,15 @@ export function readParams(runKey: string, streams: string[], series: SeriesRef[
     textArrayLiteral(series.map((s) => s.group.version)),
     textArrayLiteral(series.map((s) => s.keyId)),
     textArrayLiteral(series.map((s) => s.field)),
-    integerArrayLiteral(rIdx),
-    integerArrayLiteral(rWin),
-    integerArrayLiteral(rGran),
-    integerArrayLiteral(rLo),
-    integerArrayLiteral(rHi),
-    integerArrayLiteral(lIdx),
-    integerArrayLiteral(lWin),
-    integerArrayLiteral(lLo),
-    integerArrayLiteral(lHi),
+    ...[hours.sidx, hours.wlen, hours.lo, hours.hi].map(integerArrayLiteral),
+    ...[partials.sidx, partials.wlen, partials.lo, partials.hi, partials.mlo, partials.mhi].map(
+      integerArrayLiteral,
+    ),
+    ...[lasts.sidx, lasts.wlen, lasts.lo, lasts.hi].map(integerArrayLiteral),
     recencyStart,
     asOf,
-    RECENCY_GRANULARITY,
+    HOUR_TILE,
+    MINUTE_TILE,
+    DENSE_HOUR_EVENTS,
   ];
 }

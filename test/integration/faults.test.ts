@@ -34,6 +34,7 @@ import {
   progress,
   sleep,
   startWorkerFor,
+  tileModelCheck,
   waitProjected,
   type ProjectionDump,
 } from './support/projection-state';
@@ -66,6 +67,11 @@ async function expectCleanPassState(stack: TestStack): Promise<void> {
   expect(acc.quarantineRows).toBe(acc.quarantined);
   const dump = await dumpProjection(stack.pool);
   expect(diffDumps(dump, reference)).toEqual({});
+  const tiles = await tileModelCheck(stack.pool);
+  expect(tiles.violations).toEqual([]);
+  // Both kinds of hour, so that the faulted passes crossed into dense hours at other batch boundaries than the reference.
+  expect(tiles.denseHours).toBeGreaterThan(0);
+  expect(tiles.sparseHours).toBeGreaterThan(0);
 }
 
 beforeAll(async () => {
@@ -383,6 +389,7 @@ describe('faults during projection', () => {
     const cleanDump = await dumpProjection(cleanStack.pool, { positions: false });
     expect(dirtyDump.tiles.length).toBeGreaterThan(0);
     expect(diffDumps(dirtyDump, cleanDump)).toEqual({});
+    expect((await tileModelCheck(dirtyStack.pool)).violations).toEqual([]);
 
     // Same answers: every group, both runs, keys that exist and one that does not, at three instants.
     const [dirtyGw, cleanGw] = await Promise.all([dirtyStack.startGateway(), cleanStack.startGateway()]);

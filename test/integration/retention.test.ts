@@ -13,6 +13,9 @@ import type { ContextPins } from '../../src/core/pins';
 import { snapshotHash, type InputBasis, type SnapshotContent } from '../../src/core/snapshot';
 import { pruneRetention } from '../../src/db/retention';
 import type { Pool } from '../../src/db/pool';
+import { FilePublisher } from '../../src/bus/file-publisher';
+import { merchantAnchorBurst } from '../../src/generator/burst';
+import { ANCHOR_STREAM } from '../../src/generator/events';
 import { generate, type GenerateSummary } from '../../src/generator/generate';
 import type { RunningGateway } from '../../src/runtime/gateway';
 import type { RunningWorker } from '../../src/runtime/projector-worker';
@@ -21,7 +24,7 @@ import { answerFromReplay, replayBus } from '../../src/replay/replay';
 import { pruneScheduleId } from '../../src/workflows/messages';
 import { createTestStack, DEFAULT_POLICY, type TestStack } from './support/stack';
 import { temporalAddress, tempDir } from './support/services';
-import { busEnds, cleanupWorkflows } from './support/projection-state';
+import { busEnds, cleanupWorkflows, tileModelCheck } from './support/projection-state';
 
 jest.setTimeout(120_000);
 
@@ -173,6 +176,29 @@ function servableInstants(h: Micros, horizon: Micros, random: number, rnd: () =>
   return out;
 }
 
+/**
+ * A dense hour behind the window cutoff: 40 anchors of one merchant in 20 minutes, one day into the traffic. The
+ * generated traffic is too sparse for any hour of a key to pass DENSE_HOUR_EVENTS, so without these no minute tile
+ * would exist to be pruned. They go to a partition of their own: lateness is judged per partition, and on the
+ * traffic's partition they would come after events 24 days later (too late).
+ */
+const BURST = { merchantId: 999_999_999, count: 40, stepMicros: 30_000_000, partition: 1 };
+
+async function publishDenseBurst(busRoot: string, summary: GenerateSummary): Promise<void> {
+  const records = [
+    ...merchantAnchorBurst({
+      pins: summary.runs[0],
+      merchantId: BURST.merchantId,
+      from: parseTimestamp(summary.eventTime!.from)! + 24 * MICROS_PER_HOUR,
+      stepMicros: BURST.stepMicros,
+      count: BURST.count,
+      flowIdBase: 7_000_000_000n,
+      eventIdPrefix: 'dense-hour-',
+    }),
+  ].map((r) => ({ line: r.line, key: r.key, partition: BURST.partition }));
+  await new FilePublisher(busRoot).publish(ANCHOR_STREAM, records, { partitions: BURST.partition + 1 });
+}
+
 interface Scenario {
   stack: TestStack;
   gw: RunningGateway;
@@ -188,12 +214,20 @@ async function projectedScenario(seed: number, policyPath?: string): Promise<Sce
   current = { stack };
   const summary = await generate({ ...TRAFFIC, seed }, stack.busRoot);
   current.summary = summary;
+  await publishDenseBurst(stack.busRoot, summary);
   const worker = await stack.startWorker();
   // The worker schedules pruning every 10 minutes; this test prunes by itself, at a moment of its choosing.
   await worker.client.schedule.getHandle(pruneScheduleId(stack.idPrefix)).delete();
-  await stack.waitCaughtUp();
-  const { rows } = await stack.pool.query(`SELECT sum(applied)::int AS applied FROM checkpoints`);
-  expect(rows[0].applied).toBe(summary.classes.applied);
+  const expected = summary.classes.applied + BURST.count;
+  for (const deadline = Date.now() + 60_000; ;) {
+    await stack.waitCaughtUp();
+    const { rows } = await stack.pool.query(`SELECT sum(applied)::int AS applied FROM checkpoints`);
+    if (rows[0].applied === expected || Date.now() > deadline) {
+      expect(rows[0].applied).toBe(expected);
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
   const gw = await stack.startGateway();
   const groups = await groupStates(stack.pool, stack.policy);
   return { stack, gw, worker, summary, run: summary.runs[0], groups };
@@ -206,7 +240,8 @@ afterEach(async () => {
   const { stack, summary } = current;
   current = undefined;
   await stack.stop();
-  await cleanupWorkflows(temporalAddress(), stack.idPrefix, summary ? busEnds(summary).keys() : []);
+  const partitions = summary ? [...busEnds(summary).keys(), `${ANCHOR_STREAM}/${BURST.partition}`] : [];
+  await cleanupWorkflows(temporalAddress(), stack.idPrefix, partitions);
 });
 
 /**
@@ -337,6 +372,10 @@ describe('retention pruning', () => {
     }
     const statuses = new Set(served.flatMap((a) => a.content.features.map((f) => f.status)));
     expect([...statuses].sort()).toEqual(['NO_DATA', 'OK', 'STALE']);
+
+    const tiles = await tileModelCheck(stack.pool);
+    expect(tiles.violations).toEqual([]);
+    expect(tiles.denseHours).toBeGreaterThan(0);
 
     // What pruning must remove, per group.
     const countsBefore = await Promise.all(groups.map((g) => groupCounts(stack.pool, g)));

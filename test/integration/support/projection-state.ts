@@ -9,6 +9,7 @@ import { FileEventBus } from '../../../src/bus/file-bus';
 import { startProjectorWorker, type RunningWorker } from '../../../src/runtime/projector-worker';
 import { partitionWorkflowId, pruneScheduleId, supervisorWorkflowId } from '../../../src/workflows/messages';
 import { logger } from '../../../src/logger';
+import { DENSE_HOUR_EVENTS, HOUR_TILE, MINUTE_TILE } from '../../../src/core/windows';
 import type { GenerateSummary } from '../../../src/generator/generate';
 import type { TestStack } from './stack';
 
@@ -158,6 +159,48 @@ export async function dumpProjection(pool: Pool, o: { positions?: boolean } = {}
              FROM checkpoints ORDER BY 1, 2`,
         )
       : [],
+  };
+}
+
+/**
+ * The tile model's invariant (core/windows.ts), checked against the contributions themselves: every hour with events
+ * has an hour tile that aggregates them, and minute tiles exist exactly for the dense hours and aggregate theirs.
+ * Returns the differing rows (none when it holds) and how many hours are dense and sparse, so that a test can require
+ * both kinds to be present.
+ */
+export async function tileModelCheck(
+  pool: Pool,
+): Promise<{ violations: string[]; denseHours: number; sparseHours: number }> {
+  const params = [HOUR_TILE, MINUTE_TILE, DENSE_HOUR_EVENTS];
+  const { rows } = await pool.query(
+    `WITH eh AS (
+       SELECT series_id, ts_us - ts_us % $1 AS start_us, count(*) AS n, sum(value) AS sm, min(value) AS mn,
+              max(value) AS mx, max(ts_us) AS mt
+         FROM contributions GROUP BY 1, 2),
+     em AS (
+       SELECT c.series_id, c.ts_us - c.ts_us % $2 AS start_us, count(*) AS n, sum(c.value) AS sm, min(c.value) AS mn,
+              max(c.value) AS mx, max(c.ts_us) AS mt
+         FROM contributions c JOIN eh ON eh.series_id = c.series_id AND eh.start_us = c.ts_us - c.ts_us % $1
+        WHERE eh.n > $3 GROUP BY 1, 2),
+     expected AS (
+       SELECT series_id, $1::bigint AS g, start_us, n, sm, mn, mx, mt FROM eh
+       UNION ALL SELECT series_id, $2::bigint, start_us, n, sm, mn, mx, mt FROM em),
+     actual AS (SELECT series_id, granularity_us, start_us, count, sum, min, max, max_ts_us FROM tiles)
+     SELECT 'missing or different' AS what, * FROM (SELECT * FROM expected EXCEPT SELECT * FROM actual) m
+     UNION ALL
+     SELECT 'unexpected', * FROM (SELECT * FROM actual EXCEPT SELECT * FROM expected) u
+     LIMIT 10`,
+    params,
+  );
+  const { rows: kinds } = await pool.query(
+    `SELECT count(*) FILTER (WHERE count > $2)::int AS dense, count(*) FILTER (WHERE count <= $2)::int AS sparse
+       FROM tiles WHERE granularity_us = $1`,
+    [HOUR_TILE, DENSE_HOUR_EVENTS],
+  );
+  return {
+    violations: rows.map((r) => JSON.stringify(r)),
+    denseHours: kinds[0].dense,
+    sparseHours: kinds[0].sparse,
   };
 }
 
