@@ -474,7 +474,8 @@ INSERT INTO tiles AS t (series_id, granularity_us, start_us, count, sum, min, ma
 ON CONFLICT (series_id, granularity_us, start_us) DO UPDATE SET
   count = excluded.count, sum = excluded.sum, min = excluded.min, max = excluded.max, max_ts_us = excluded.max_ts_us`;
 
-interface ContributionColumns {
+/** Contributions of a batch, column by column (one entry per contribution). */
+export interface ContributionColumns {
   series: number[];
   ts: number[];
   stream: string[];
@@ -484,7 +485,7 @@ interface ContributionColumns {
 }
 
 /** Contributions, hour tiles, and the minute tiles of dense hours, in the batch's transaction. */
-async function writeContributionsAndTiles(client: PoolClient, c: ContributionColumns): Promise<void> {
+export async function writeContributionsAndTiles(client: PoolClient, c: ContributionColumns): Promise<void> {
   const { rows: dense } = await client.query<{ series_id: string; start_us: string; before: string }>(
     CONTRIBUTIONS_AND_HOUR_TILES_SQL,
     [

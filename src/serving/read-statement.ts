@@ -37,7 +37,8 @@ hr AS (
     FROM unnest($8::int[], $9::bigint[], $10::bigint[], $11::bigint[]) AS h(sidx, wlen, lo, hi)
     JOIN sr ON sr.sidx = h.sidx
     CROSS JOIN LATERAL (
-      SELECT sum(t.count)::bigint AS cnt, sum(t.sum) AS sm, min(t.min) AS mn, max(t.max) AS mx FROM tiles t
+      SELECT coalesce(sum(t.count), 0)::bigint AS cnt, sum(t.sum) AS sm, min(t.min) AS mn, max(t.max) AS mx
+        FROM tiles t
        WHERE t.series_id = sr.id AND t.granularity_us = $24 AND t.start_us >= h.lo AND t.start_us < h.hi) a),
 ph AS (
   SELECT p.sidx, p.wlen, p.lo, p.hi, p.mlo, p.mhi, sr.id AS sid, e.cnt, e.sm, e.mn, e.mx
@@ -61,7 +62,8 @@ dense AS (
        WHERE c.series_id = ph.sid AND c.ts_us >= ph.mhi AND c.ts_us < ph.hi) a
    WHERE ph.cnt > $26),
 win AS (
-  SELECT sidx, wlen, sum(cnt)::bigint AS cnt, sum(sm) AS sm, min(mn) AS mn, max(mx) AS mx FROM (
+  -- Every window has at least one row here, and no row a NULL count: a window with no event counts 0.
+  SELECT sidx, wlen, coalesce(sum(cnt), 0)::bigint AS cnt, sum(sm) AS sm, min(mn) AS mn, max(mx) AS mx FROM (
     SELECT sidx, wlen, cnt, sm, mn, mx FROM hr
     UNION ALL SELECT sidx, wlen, cnt, sm, mn, mx FROM ph WHERE cnt <= $26
     UNION ALL SELECT sidx, wlen, cnt, sm, mn, mx FROM dense) u

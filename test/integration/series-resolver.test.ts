@@ -5,6 +5,7 @@
 import { SeriesResolver } from '../../src/db/projection-store';
 import { createPool, type Pool } from '../../src/db/pool';
 import { freshDatabase } from './support/services';
+import { untilSomeoneWaitsForALock } from './support/lock-waits';
 
 jest.setTimeout(60_000);
 
@@ -65,7 +66,8 @@ test('a series created by another writer between lookup and insert is taken, not
       parts,
     );
     const resolving = new SeriesResolver(pool).resolve(new Map([[key, parts]]));
-    await new Promise((r) => setTimeout(r, 300));
+    // Its lookup missed (the row is uncommitted) and its insert now waits on the other writer's unique entry.
+    await untilSomeoneWaitsForALock(pool);
     await other.query('COMMIT');
     const ids = await resolving;
     expect(ids.get(key)).toBe(rows[0].id);
