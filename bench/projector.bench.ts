@@ -13,7 +13,7 @@ import { loadPolicyFile } from '../src/core/policy-file';
 import { streamsOf } from '../src/core/policy';
 import { createPool, type Pool } from '../src/db/pool';
 import { generate, generateToLines } from '../src/generator/generate';
-import { describeMachineCpu, machineCpu } from './machine-cpu';
+import { describeSteal, machineCpu } from './machine-cpu';
 import { benchDir, freshBenchDatabase, mb, percentile, report, rssOf, startBenchServices } from './support';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
@@ -166,7 +166,7 @@ async function main(): Promise<void> {
     const plainRate = gen.events / plainSeconds;
     report(
       'apply without Temporal',
-      `${plainSeconds.toFixed(1)} s = ${Math.round(plainRate)} events/s (${describeMachineCpu(plainCpu, machineCpu())})`,
+      `${plainSeconds.toFixed(1)} s = ${Math.round(plainRate)} events/s (${describeSteal(plainCpu, machineCpu())})`,
     );
 
     let worker: ChildProcess | undefined;
@@ -190,7 +190,7 @@ async function main(): Promise<void> {
         if (worker.exitCode !== null) throw new Error(`ofp worker exited with ${worker.exitCode}`);
         await new Promise((r) => setTimeout(r, 100));
       }
-      const cpu = describeMachineCpu(cpuAtStart, machineCpu());
+      const cpu = describeSteal(cpuAtStart, machineCpu());
       await Promise.all([probePool.end(), probe.close()]);
       const seconds = (Date.now() - started) / 1000;
       const rate = gen.events / seconds;
@@ -262,7 +262,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, tickMs));
     }
     await polling;
-    report('freshness run', describeMachineCpu(freshCpu, machineCpu()));
+    report('freshness run', describeSteal(freshCpu, machineCpu()));
     latencies.sort((a, b) => a - b);
     report('freshness at 2,000 events/s: append→applied p50', `${percentile(latencies, 50)} ms`);
     report('freshness at 2,000 events/s: append→applied p99', `${percentile(latencies, 99)} ms`);

@@ -26,7 +26,7 @@ import { generate } from '../src/generator/generate';
 import { deriveRuns } from '../src/generator/runs';
 import { PartitionApplier } from '../src/projector/partition-applier';
 import { findFreePort } from '../src/services/ports';
-import { describeMachineCpu, machineCpu } from './machine-cpu';
+import { describeSteal, machineCpu } from './machine-cpu';
 import { openLoopLoad, postRequest, type LoadResult } from './load-generator';
 import {
   benchDir,
@@ -302,7 +302,7 @@ async function main(): Promise<void> {
         const before = cpuNow(gw.pid!, services.postgresPid);
         const machineBefore = machineCpu();
         const r = await load(port, s, SECONDS, rps);
-        const machine = describeMachineCpu(machineBefore, machineCpu());
+        const machine = describeSteal(machineBefore, machineCpu());
         if (gw.exitCode !== null) throw new Error(`the gateway exited with ${gw.exitCode}`);
         const cpu = cpuPerRequest(before, cpuNow(gw.pid!, services.postgresPid), r.sent);
         report(
