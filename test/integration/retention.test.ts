@@ -10,7 +10,7 @@ import path from 'node:path';
 import { floorTo, formatTimestamp, parseTimestamp, MICROS_PER_HOUR, type Micros } from '../../src/core/time';
 import type { FeatureGroup, FeaturePolicy } from '../../src/core/policy';
 import type { ContextPins } from '../../src/core/pins';
-import { snapshotHash, type InputBasis, type SnapshotContent } from '../../src/core/snapshot';
+import { snapshotHash, type SnapshotContent } from '../../src/core/snapshot';
 import { pruneRetention } from '../../src/db/retention';
 import type { Pool } from '../../src/db/pool';
 import { FilePublisher } from '../../src/bus/file-publisher';
@@ -24,7 +24,7 @@ import { answerFromReplay, replayBus } from '../../src/replay/replay';
 import { pruneScheduleId } from '../../src/workflows/messages';
 import { createTestStack, DEFAULT_POLICY, type TestStack } from './support/stack';
 import { temporalAddress, tempDir } from './support/services';
-import { busEnds, cleanupWorkflows, tileModelCheck } from './support/projection-state';
+import { busEnds, checkpointBasis, cleanupWorkflows, tileModelCheck } from './support/projection-state';
 
 jest.setTimeout(120_000);
 
@@ -285,16 +285,7 @@ async function expectReplayAnswers(
   answers: Answer[],
 ): Promise<number> {
   const { stack } = s;
-  const { rows } = await stack.pool.query(
-    `SELECT stream, partition, next_offset FROM checkpoints ORDER BY stream, partition`,
-  );
-  const basis: InputBasis[] = [...new Set(rows.map((r) => r.stream as string))].map((stream) => ({
-    stream,
-    offsetKind: stack.bus.offsetKind,
-    offsets: rows
-      .filter((r) => r.stream === stream)
-      .map((r) => ({ partition: r.partition, offset: String(r.next_offset) })),
-  }));
+  const basis = await checkpointBasis(stack.pool, stack.bus.offsetKind);
   const replay = await replayBus(stack.bus, stack.policy, stack.parser, basis);
   let compared = 0;
   answers.forEach((a, i) => {

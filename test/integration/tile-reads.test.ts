@@ -4,7 +4,7 @@
  * put window edges on and beside hour and minute boundaries, including windows made of whole hours only.
  */
 import { FilePublisher } from '../../src/bus/file-publisher';
-import { snapshotHash, type InputBasis } from '../../src/core/snapshot';
+import { snapshotHash } from '../../src/core/snapshot';
 import {
   MICROS_PER_HOUR,
   MICROS_PER_MINUTE,
@@ -18,7 +18,7 @@ import { generate } from '../../src/generator/generate';
 import { answerFromReplay, replayBus } from '../../src/replay/replay';
 import { validateRequest } from '../../src/serving/request';
 import { createTestStack, type TestStack } from './support/stack';
-import { tileModelCheck } from './support/projection-state';
+import { checkpointBasis, tileModelCheck } from './support/projection-state';
 
 jest.setTimeout(180_000);
 
@@ -82,14 +82,7 @@ test('windows read from hour tiles, minute tiles and events equal the offline re
     [boundary, 30],
   ]);
 
-  const { rows: cps } = await stack.pool.query(`SELECT stream, partition, next_offset FROM checkpoints`);
-  const basis: InputBasis[] = [...new Set(cps.map((c) => c.stream as string))].sort().map((stream) => ({
-    stream,
-    offsetKind: stack.bus.offsetKind,
-    offsets: cps
-      .filter((c) => c.stream === stream)
-      .map((c) => ({ partition: c.partition, offset: String(c.next_offset) })),
-  }));
+  const basis = await checkpointBasis(stack.pool, stack.bus.offsetKind);
   const replay = await replayBus(stack.bus, stack.policy, stack.parser, basis);
   const gw = await stack.startGateway();
 

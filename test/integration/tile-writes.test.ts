@@ -50,6 +50,20 @@ async function commit(client: PoolClient): Promise<void> {
   client.release();
 }
 
+/**
+ * `first` writes and holds its hour tiles, uncommitted; `second` writes behind it and waits for those rows; then
+ * `first` commits, and `second` finishes and commits.
+ */
+async function writeBehind(first: ContributionColumns, second: ContributionColumns): Promise<void> {
+  const a = await begin();
+  await writeContributionsAndTiles(a, first);
+  const b = await begin();
+  const waiting = writeContributionsAndTiles(b, second).then(() => commit(b));
+  await untilSomeoneWaitsForALock(pool);
+  await commit(a);
+  await waiting;
+}
+
 async function minuteCount(series: number): Promise<number> {
   const { rows } = await pool.query(
     `SELECT coalesce(sum(count), 0)::int AS n FROM tiles WHERE series_id = $1 AND granularity_us < $2`,
@@ -76,28 +90,15 @@ test('an hour that passes the threshold across batches gets minute tiles of all 
 
 test('the writer that crosses sees the events of the writer it waited for', async () => {
   const series = nextSeries++;
-  // First writer: below the threshold, uncommitted, holding the hour tile.
-  const first = await begin();
-  await writeContributionsAndTiles(first, events(series, DENSE_HOUR_EVENTS - 2, 0));
-  // Second writer: takes the hour past the threshold, once it gets the hour tile.
-  const second = await begin();
-  const crossing = writeContributionsAndTiles(second, events(series, 5, 600)).then(() => commit(second));
-  await untilSomeoneWaitsForALock(pool);
-  await commit(first);
-  await crossing;
+  // The first writer stays below the threshold; the second takes the hour past it once it gets the hour tile.
+  await writeBehind(events(series, DENSE_HOUR_EVENTS - 2, 0), events(series, 5, 600));
   expect(await minuteCount(series)).toBe(DENSE_HOUR_EVENTS + 3);
   expect((await tileModelCheck(pool)).violations).toEqual([]);
 });
 
 test('the writer that waited behind the crossing one adds only its own events', async () => {
   const series = nextSeries++;
-  const crossing = await begin();
-  await writeContributionsAndTiles(crossing, events(series, DENSE_HOUR_EVENTS + 1, 0));
-  const later = await begin();
-  const adding = writeContributionsAndTiles(later, events(series, 3, 1800)).then(() => commit(later));
-  await untilSomeoneWaitsForALock(pool);
-  await commit(crossing);
-  await adding;
+  await writeBehind(events(series, DENSE_HOUR_EVENTS + 1, 0), events(series, 3, 1800));
   expect(await minuteCount(series)).toBe(DENSE_HOUR_EVENTS + 4);
   expect((await tileModelCheck(pool)).violations).toEqual([]);
 });

@@ -10,6 +10,7 @@ import { startProjectorWorker, type RunningWorker } from '../../../src/runtime/p
 import { partitionWorkflowId, pruneScheduleId, supervisorWorkflowId } from '../../../src/workflows/messages';
 import { logger } from '../../../src/logger';
 import { DENSE_HOUR_EVENTS, HOUR_TILE, MINUTE_TILE } from '../../../src/core/windows';
+import type { InputBasis } from '../../../src/core/snapshot';
 import type { GenerateSummary } from '../../../src/generator/generate';
 import type { TestStack } from './stack';
 
@@ -160,6 +161,20 @@ export async function dumpProjection(pool: Pool, o: { positions?: boolean } = {}
         )
       : [],
   };
+}
+
+/** The projection's basis now: every stream's partitions at their checkpoints, as an answer names them. */
+export async function checkpointBasis(pool: Pool, offsetKind: string): Promise<InputBasis[]> {
+  const { rows } = await pool.query(
+    `SELECT stream, partition, next_offset FROM checkpoints ORDER BY stream, partition`,
+  );
+  return [...new Set(rows.map((r) => r.stream as string))].map((stream) => ({
+    stream,
+    offsetKind,
+    offsets: rows
+      .filter((r) => r.stream === stream)
+      .map((r) => ({ partition: r.partition, offset: String(r.next_offset) })),
+  }));
 }
 
 /**
