@@ -151,6 +151,13 @@ function compareTuples(a: readonly string[], b: readonly string[]): number {
 export class SeriesResolver {
   private readonly cache = new Map<string, number>();
   private readonly maxEntries: number;
+  /**
+   * Whether uncached keys are looked up before they are inserted. Once a lookup finds none of them, keys the cache
+   * does not know are taken to be new and inserted straight away (measured: 400,000 generated events looked up
+   * 323,000 missing series and found 792); a unique violation, or a lookup that finds some, turns lookups back on.
+   * On at start: a restarted worker meets series that exist but are not cached yet.
+   */
+  private lookupFirst = true;
 
   constructor(
     private readonly pool: Pool,
@@ -175,14 +182,20 @@ export class SeriesResolver {
     if (missing.length === 0) return out;
     // One order for every writer: concurrent inserts of the same keys wait on each other instead of deadlocking.
     missing.sort((a, b) => compareTuples(a, b));
-    missing = await this.collect(SERIES_LOOKUP_SQL, missing, out);
-    if (missing.length === 0) return out;
+    if (this.lookupFirst) {
+      const uncached = missing.length;
+      missing = await this.collect(SERIES_LOOKUP_SQL, missing, out);
+      this.lookupFirst = missing.length < uncached;
+      if (missing.length === 0) return out;
+    }
     try {
       missing = await this.collect(SERIES_INSERT_SQL, missing, out);
     } catch (err) {
       if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
-      // Another writer created some of them since the lookup: take the slower path that tolerates it.
-      // A series created concurrently is invisible to our statement's snapshot; a second pass sees it.
+      // Some existed already (made by another writer, or before this process): take the path that tolerates it,
+      // and look up first again until lookups stop finding any. A series created concurrently is invisible to the
+      // upsert's snapshot; a second pass sees it.
+      this.lookupFirst = true;
       for (let pass = 0; pass < 2 && missing.length > 0; pass++)
         missing = await this.collect(SERIES_UPSERT_SQL, missing, out);
     }

@@ -55,6 +55,24 @@ test('a resolver that has never seen a series finds the id another one created',
   expect(await seriesCount(pool)).toBe(before + 1);
 });
 
+test('a resolver that found only new series, and so inserts without looking up, takes one made elsewhere', async () => {
+  const resolver = new SeriesResolver(pool);
+  // Its lookup finds none of these: from now on it inserts uncached keys straight away.
+  await resolver.resolve(keysOf(['30', '31']));
+  const elsewhere = await new SeriesResolver(pool).resolve(keysOf(['32']));
+  const before = await seriesCount(pool);
+  // '32' exists but is not in this resolver's cache: its insert meets the unique index and it falls back.
+  const ids = await resolver.resolve(keysOf(['32', '33']));
+  for (const [k, id] of elsewhere) expect(ids.get(k)).toBe(id);
+  expect(ids.size).toBe(2);
+  expect(await seriesCount(pool)).toBe(before + 1);
+  // And the next uncached series that already exists is found as well.
+  const more = await new SeriesResolver(pool).resolve(keysOf(['34']));
+  const again = await resolver.resolve(keysOf(['34']));
+  expect([...again.values()]).toEqual([...more.values()]);
+  expect(await seriesCount(pool)).toBe(before + 2);
+});
+
 test('a series created by another writer between lookup and insert is taken, not duplicated', async () => {
   const [[key, parts]] = [...keysOf(['20'])];
   const other = await pool.connect();
