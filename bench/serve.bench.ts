@@ -6,6 +6,8 @@
  *   BENCH_RPS             rate of the 1 key × 1 group scenario, or a comma-separated sweep (default 2000)
  *   BENCH_SECONDS         duration of each measured run (default 10)
  *   BENCH_WARMUP_SECONDS  warm-up before each measured run (default 5)
+ *   BENCH_READ_CONCURRENCY  comma-separated values of the gateway's OFP_READ_CONCURRENCY, one gateway each
+ *   BENCH_BASELINE_BUILD  another build's dist/src/cli/main.js, measured first on the same data
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -176,6 +178,175 @@ function cpuPerRequest(a: ReturnType<typeof cpuNow>, b: ReturnType<typeof cpuNow
   return `gateway ${us('gateway')}, PostgreSQL ${us('postgres')}, load generator ${us('loadgen')}`;
 }
 
+interface GatewayConfiguration {
+  /** Printed before its figures when several configurations are compared. */
+  label: string;
+  /** The compiled CLI to run. */
+  main: string;
+  env: Record<string, string>;
+}
+
+/**
+ * The gateways to measure, on the same data: this checkout's build (`npm run bench:serve` builds it first), once per
+ * value of BENCH_READ_CONCURRENCY (OFP_READ_CONCURRENCY of the gateway), preceded by BENCH_BASELINE_BUILD (the
+ * `dist/src/cli/main.js` of another build) when given.
+ */
+function gatewayConfigurations(): GatewayConfiguration[] {
+  const own = path.resolve(__dirname, '../dist/src/cli/main.js');
+  const values = (process.env.BENCH_READ_CONCURRENCY ?? '').split(',').filter(Boolean);
+  const configs: GatewayConfiguration[] =
+    values.length === 0
+      ? [{ label: '', main: own, env: {} }]
+      : values.map((v) => ({
+          label: `this build, OFP_READ_CONCURRENCY=${v}`,
+          main: own,
+          env: { OFP_READ_CONCURRENCY: v },
+        }));
+  const baseline = process.env.BENCH_BASELINE_BUILD;
+  if (baseline) {
+    configs.unshift({ label: `baseline ${baseline}`, main: path.resolve(baseline), env: {} });
+    if (configs[1].label === '') configs[1].label = 'this build';
+  }
+  return configs;
+}
+
+/** Starts one gateway over the projected data and runs every scenario against it. */
+async function benchGateway(
+  g: GatewayConfiguration,
+  url: string,
+  busRoot: string,
+  gen: Awaited<ReturnType<typeof generate>>,
+  hot: Awaited<ReturnType<typeof writeHotMerchant>>,
+  postgresPid: number | undefined,
+): Promise<void> {
+  const port = await findFreePort();
+  const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  if (g.label) report('gateway', g.label);
+  const gw = spawn(process.execPath, [...nodeArgs, g.main, 'serve'], {
+    env: {
+      ...process.env,
+      ...g.env,
+      DATABASE_URL: url,
+      OFP_BUS_ROOT: busRoot,
+      OFP_HTTP_PORT: String(port),
+      OFP_TOKENS: `reader:${TOKEN}`,
+      OFP_LOG_LEVEL: 'warn',
+      NODE_ENV: 'production',
+      // As deployed (the Dockerfile's heap cap).
+      NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS ?? '--max-old-space-size=256',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  try {
+    for (let i = 0; ; i++) {
+      const ok = await fetch(`http://127.0.0.1:${port}/readyz`)
+        .then((r) => r.ok)
+        .catch(() => false);
+      if (ok) break;
+      if (i > 200) throw new Error('gateway did not become ready');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const pins = gen.runs[0];
+    const asOf = gen.eventTime!.to;
+    const keysOf = async (g: string, n: number) => {
+      const pool = createPool(url, { max: 1 });
+      const { rows } = await pool.query(
+        `SELECT key_id FROM series WHERE group_name = $1 AND field = 'amount' ORDER BY id LIMIT $2`,
+        [g, n],
+      );
+      await pool.end();
+      return rows.map((r) => r.key_id as string);
+    };
+    const merchants = await keysOf('merchant_velocity', 200);
+    const groups5 = [
+      'merchant_velocity',
+      'device_velocity',
+      'account_velocity',
+      'instrument_velocity',
+      'flow_activity',
+    ];
+    const keyTypes: Record<string, string> = {
+      merchant_velocity: 'merchant_id',
+      device_velocity: 'device_id',
+      account_velocity: 'account_id',
+      instrument_velocity: 'instrument_id',
+      flow_activity: 'flow_id',
+    };
+    const keys10: { keyType: string; keyId: string }[] = [];
+    for (const g of groups5)
+      for (const k of await keysOf(g, 2)) keys10.push({ keyType: keyTypes[g], keyId: k });
+    const request = (variables: object) =>
+      postRequest(
+        '/graphql',
+        { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+        JSON.stringify({ query: EXAMPLE_QUERY, variables }),
+      );
+    const scenarios: Scenario[] = [
+      {
+        name: `1 key x 1 group @ ${RPS} req/s`,
+        rps: RPS,
+        requests: merchants.map((keyId) =>
+          request({
+            pins,
+            asOf,
+            keys: [{ keyType: 'merchant_id', keyId }],
+            groups: [{ name: 'merchant_velocity', version: 'v1' }],
+          }),
+        ),
+      },
+      {
+        name: '10 keys x 5 groups @ 200 req/s',
+        rps: 200,
+        requests: [
+          request({ pins, asOf, keys: keys10, groups: groups5.map((name) => ({ name, version: 'v1' })) }),
+        ],
+      },
+      {
+        name: `hot merchant (${HOT_EVENTS} events in 7d) @ ${HOT_RPS} req/s`,
+        rps: HOT_RPS,
+        requests: [
+          request({
+            pins: hot.pins,
+            asOf: hot.last,
+            keys: [{ keyType: 'merchant_id', keyId: HOT_MERCHANT }],
+            groups: [{ name: 'merchant_velocity', version: 'v1' }],
+          }),
+        ],
+      },
+    ];
+    let maxRss = 0;
+    const sampler = setInterval(() => (maxRss = Math.max(maxRss, rssOf(gw.pid!))), 200);
+    // Steady state: each measured run follows a warm-up of its own requests (connections, caches, plans) and a
+    // pause that lets the previous run's backlog drain; the CPU each process spent is reported per request.
+    const measure = async (name: string, s: Scenario, rps: number): Promise<void> => {
+      await load(port, s, WARMUP_SECONDS, Math.min(rps, 400));
+      await new Promise((r) => setTimeout(r, 1000));
+      const before = cpuNow(gw.pid!, postgresPid);
+      const machineBefore = machineCpu();
+      const r = await load(port, s, SECONDS, rps);
+      const machine = describeSteal(machineBefore, machineCpu());
+      if (gw.exitCode !== null) throw new Error(`the gateway exited with ${gw.exitCode}`);
+      const cpu = cpuPerRequest(before, cpuNow(gw.pid!, postgresPid), r.sent);
+      report(
+        name,
+        // Failed requests are left out of the latencies, so a run with any is flagged rather than summarised.
+        r.failed > 0
+          ? `${r.failed} of ${r.sent} requests FAILED (latencies of the rest are not a fair summary); CPU per request ${cpu}; ${machine}`
+          : `p50 ${percentile(r.lat, 50).toFixed(2)} ms, p99 ${percentile(r.lat, 99).toFixed(2)} ms, max ${r.lat[r.lat.length - 1].toFixed(1)} ms, ${r.sent} sent, 0 failed; CPU per request ${cpu}; ${machine}`,
+      );
+    };
+    for (const rps of RPS_LIST.slice(0, -1))
+      await measure(`1 key x 1 group @ ${rps} req/s`, scenarios[0], rps);
+    for (const s of scenarios) await measure(s.name, s, s.rps);
+    clearInterval(sampler);
+    report('gateway resident memory (max under load)', `${mb(maxRss)} MB`);
+  } finally {
+    const exited = new Promise((r) => gw.once('exit', r));
+    gw.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  }
+}
+
 async function main(): Promise<void> {
   report('cores', String(os.availableParallelism()));
   const dir = benchDir('ofp-bench-serve-');
@@ -194,135 +365,8 @@ async function main(): Promise<void> {
       `${gen.events} generated + ${HOT_EVENTS} hot-merchant events, projected at ${Math.round(rate)} events/s`,
     );
 
-    const port = await findFreePort();
-    const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    // The compiled build, as the image runs it (`npm run bench:serve` builds it first).
-    const gw = spawn(
-      process.execPath,
-      [...nodeArgs, path.resolve(__dirname, '../dist/src/cli/main.js'), 'serve'],
-      {
-        env: {
-          ...process.env,
-          DATABASE_URL: url,
-          OFP_BUS_ROOT: busRoot,
-          OFP_HTTP_PORT: String(port),
-          OFP_TOKENS: `reader:${TOKEN}`,
-          OFP_LOG_LEVEL: 'warn',
-          NODE_ENV: 'production',
-          // As deployed (the Dockerfile's heap cap).
-          NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS ?? '--max-old-space-size=256',
-        },
-        stdio: ['ignore', 'ignore', 'inherit'],
-      },
-    );
-    try {
-      for (let i = 0; ; i++) {
-        const ok = await fetch(`http://127.0.0.1:${port}/readyz`)
-          .then((r) => r.ok)
-          .catch(() => false);
-        if (ok) break;
-        if (i > 200) throw new Error('gateway did not become ready');
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      const pins = gen.runs[0];
-      const asOf = gen.eventTime!.to;
-      const keysOf = async (g: string, n: number) => {
-        const pool = createPool(url, { max: 1 });
-        const { rows } = await pool.query(
-          `SELECT key_id FROM series WHERE group_name = $1 AND field = 'amount' ORDER BY id LIMIT $2`,
-          [g, n],
-        );
-        await pool.end();
-        return rows.map((r) => r.key_id as string);
-      };
-      const merchants = await keysOf('merchant_velocity', 200);
-      const groups5 = [
-        'merchant_velocity',
-        'device_velocity',
-        'account_velocity',
-        'instrument_velocity',
-        'flow_activity',
-      ];
-      const keyTypes: Record<string, string> = {
-        merchant_velocity: 'merchant_id',
-        device_velocity: 'device_id',
-        account_velocity: 'account_id',
-        instrument_velocity: 'instrument_id',
-        flow_activity: 'flow_id',
-      };
-      const keys10: { keyType: string; keyId: string }[] = [];
-      for (const g of groups5)
-        for (const k of await keysOf(g, 2)) keys10.push({ keyType: keyTypes[g], keyId: k });
-      const request = (variables: object) =>
-        postRequest(
-          '/graphql',
-          { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
-          JSON.stringify({ query: EXAMPLE_QUERY, variables }),
-        );
-      const scenarios: Scenario[] = [
-        {
-          name: `1 key x 1 group @ ${RPS} req/s`,
-          rps: RPS,
-          requests: merchants.map((keyId) =>
-            request({
-              pins,
-              asOf,
-              keys: [{ keyType: 'merchant_id', keyId }],
-              groups: [{ name: 'merchant_velocity', version: 'v1' }],
-            }),
-          ),
-        },
-        {
-          name: '10 keys x 5 groups @ 200 req/s',
-          rps: 200,
-          requests: [
-            request({ pins, asOf, keys: keys10, groups: groups5.map((name) => ({ name, version: 'v1' })) }),
-          ],
-        },
-        {
-          name: `hot merchant (${HOT_EVENTS} events in 7d) @ ${HOT_RPS} req/s`,
-          rps: HOT_RPS,
-          requests: [
-            request({
-              pins: hot.pins,
-              asOf: hot.last,
-              keys: [{ keyType: 'merchant_id', keyId: HOT_MERCHANT }],
-              groups: [{ name: 'merchant_velocity', version: 'v1' }],
-            }),
-          ],
-        },
-      ];
-      let maxRss = 0;
-      const sampler = setInterval(() => (maxRss = Math.max(maxRss, rssOf(gw.pid!))), 200);
-      // Steady state: each measured run follows a warm-up of its own requests (connections, caches, plans) and a
-      // pause that lets the previous run's backlog drain; the CPU each process spent is reported per request.
-      const measure = async (name: string, s: Scenario, rps: number): Promise<void> => {
-        await load(port, s, WARMUP_SECONDS, Math.min(rps, 400));
-        await new Promise((r) => setTimeout(r, 1000));
-        const before = cpuNow(gw.pid!, services.postgresPid);
-        const machineBefore = machineCpu();
-        const r = await load(port, s, SECONDS, rps);
-        const machine = describeSteal(machineBefore, machineCpu());
-        if (gw.exitCode !== null) throw new Error(`the gateway exited with ${gw.exitCode}`);
-        const cpu = cpuPerRequest(before, cpuNow(gw.pid!, services.postgresPid), r.sent);
-        report(
-          name,
-          // Failed requests are left out of the latencies, so a run with any is flagged rather than summarised.
-          r.failed > 0
-            ? `${r.failed} of ${r.sent} requests FAILED (latencies of the rest are not a fair summary); CPU per request ${cpu}; ${machine}`
-            : `p50 ${percentile(r.lat, 50).toFixed(2)} ms, p99 ${percentile(r.lat, 99).toFixed(2)} ms, max ${r.lat[r.lat.length - 1].toFixed(1)} ms, ${r.sent} sent, 0 failed; CPU per request ${cpu}; ${machine}`,
-        );
-      };
-      for (const rps of RPS_LIST.slice(0, -1))
-        await measure(`1 key x 1 group @ ${rps} req/s`, scenarios[0], rps);
-      for (const s of scenarios) await measure(s.name, s, s.rps);
-      clearInterval(sampler);
-      report('gateway resident memory (max under load)', `${mb(maxRss)} MB`);
-    } finally {
-      const exited = new Promise((r) => gw.once('exit', r));
-      gw.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-    }
+    for (const g of gatewayConfigurations())
+      await benchGateway(g, url, busRoot, gen, hot, services.postgresPid);
   } finally {
     await services.stop();
   }

@@ -44,6 +44,8 @@ export interface OfpConfig {
   maxInflight: number;
   /** Whether the gateway answers the GraphQL queries it can answer exactly without Apollo's pipeline. Default true. */
   graphqlFastPath: boolean;
+  /** Read statements the gateway runs at once; requests arriving meanwhile share the next one. Default 2. */
+  readConcurrency: number;
 }
 
 export const CONFIG_VARIABLES = [
@@ -67,6 +69,7 @@ export const CONFIG_VARIABLES = [
   'OFP_INTROSPECTION',
   'OFP_GRAPHQL_FAST_PATH',
   'OFP_MAX_INFLIGHT',
+  'OFP_READ_CONCURRENCY',
   'OFP_LOG_LEVEL',
   'OFP_LOG_PRETTY',
 ] as const;
@@ -123,5 +126,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OfpConfig {
     introspection: env.OFP_INTROSPECTION !== 'false',
     graphqlFastPath: flag(env, 'OFP_GRAPHQL_FAST_PATH', true),
     maxInflight: positiveInt(env, 'OFP_MAX_INFLIGHT', 256),
+    readConcurrency: positiveInt(env, 'OFP_READ_CONCURRENCY', 2),
   };
 }

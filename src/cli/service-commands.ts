@@ -65,6 +65,7 @@ function gatewayOptions(app: AppContext, services: Services, tokens: TokenTable)
     introspection: app.config.introspection,
     graphqlFastPath: app.config.graphqlFastPath,
     maxInflight: app.config.maxInflight,
+    readConcurrency: app.config.readConcurrency,
     idPrefix: app.config.idPrefix,
     log: logger,
   };

@@ -34,6 +34,11 @@ export interface GatewayOptions {
   idPrefix?: string;
   /** Pool size. Default 8 (more connections than cores only add contention). */
   poolSize?: number;
+  /**
+   * Read statements running at once; requests that arrive while they all run share the next statement
+   * (OFP_READ_CONCURRENCY). Default 2.
+   */
+  readConcurrency?: number;
 }
 
 export interface RunningGateway {
@@ -66,7 +71,9 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     connection = await Connection.connect({ address: o.temporalAddress });
     client = new Client({ connection, namespace: o.namespace });
   }
-  const gateway = new Gateway(pool, o.policy, o.bus, client, o.idPrefix);
+  const gateway = new Gateway(pool, o.policy, o.bus, client, o.idPrefix, {
+    maxConcurrentReads: o.readConcurrency,
+  });
   const fastPath = o.graphqlFastPath === false ? undefined : new GraphQLFastPath();
   const apollo = createApollo({ introspection: o.introspection, fastPath });
   await apollo.start();

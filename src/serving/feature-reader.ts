@@ -1,7 +1,8 @@
 /**
  * The read path of `features` (SPEC 5): one SQL statement (one snapshot, one round trip) reads the basis, the run's
  * horizon, the quarantine flag and every window of every (group, key) in bulk, so values and basis name the same
- * inputs; this module turns its rows into the answer.
+ * inputs; this module turns its rows into the answer. Requests that arrive while the gateway's reads are all busy
+ * share the next statement (read-coalescer.ts); each still gets exactly the rows of its own run, streams and series.
  */
 import { emptyPartial, finishAggregate, type Partial } from '../core/aggregate';
 import { Decimal } from '../core/decimal';
@@ -17,7 +18,9 @@ import {
 } from '../core/snapshot';
 import { formatTimestamp, type Micros } from '../core/time';
 import type { Pool } from '../db/pool';
-import { READ_SQL, READ_STATEMENT_NAME, readParams, type SeriesRef } from './read-statement';
+import { servingMetrics } from '../metrics/serving-metrics';
+import { ReadCoalescer, type ReadOutcome } from './read-coalescer';
+import { READ_SQL, READ_STATEMENT_NAME, readParams, type ReadPart, type SeriesRef } from './read-statement';
 import { FeaturesRequestError, invalidRequest, unavailable } from './errors';
 import { computePosture, type PartitionPosture, type PostureModel } from './posture';
 import type { FeatureRequest } from './request';
@@ -76,17 +79,57 @@ function fieldFor(group: FeatureGroup, field: string | undefined): string {
   return field ?? group.fields[0] ?? '';
 }
 
+/** A validated request, planned: the (group, key) entries it answers and the series they read. */
+interface ReadPlan extends ReadPart {
+  req: FeatureRequest;
+  entries: Entry[];
+}
+
+/** The rows of one statement that belong to one request, indexed for assembly. */
+interface ReadView {
+  cps: ReadRow[];
+  /** Events applied for the run on any stream, and the latest event time on the request's streams. */
+  applied: number;
+  h: Micros | null;
+  quarantinePresent: boolean;
+  /** Keyed `<series index within the request>:<window length>`. */
+  windows: Map<string, Partial>;
+  lastValues: Map<string, string | null>;
+  /** Latest event time per entry. */
+  lastTs: (Micros | null)[];
+}
+
+/** How the gateway's reads share statements. */
+export interface FeatureReaderOptions {
+  /**
+   * Read statements running at once; a request that finds them all busy joins the next one. PostgreSQL gains
+   * nothing from more statements than it has cores to run them on. Default 2.
+   */
+  maxConcurrentReads?: number;
+  /** Upper bound on the series one statement reads for several requests (one larger request runs alone). Default 2000. */
+  maxBatchSeries?: number;
+}
+
 export class FeatureReader {
+  private readonly coalescer: ReadCoalescer<ReadPlan, ReadResult>;
+
   constructor(
     private readonly pool: Pool,
     private readonly policy: FeaturePolicy,
     private readonly offsetKind: string,
-  ) {}
+    options: FeatureReaderOptions = {},
+  ) {
+    this.coalescer = new ReadCoalescer<ReadPlan, ReadResult>({
+      runBatch: (plans) => this.readBatch(plans),
+      maxConcurrent: options.maxConcurrentReads ?? 2,
+      maxBatchWeight: options.maxBatchSeries ?? 2000,
+      weight: (plan) => Math.max(1, plan.series.length),
+      onBatch: (size) => servingMetrics.readBatch.observe(size),
+    });
+  }
 
   async read(req: FeatureRequest): Promise<ReadResult> {
     if (req.minBasis.length > 0) await this.awaitMinBasis(req);
-    const runKey = runKeyOf(req.pins);
-    const streams = streamsOf(req.groups);
     const entries: Entry[] = [];
     for (const group of req.groups) {
       for (const key of req.keys)
@@ -100,19 +143,35 @@ export class FeatureReader {
         field,
       })),
     );
+    return this.coalescer.submit({
+      req,
+      runKey: runKeyOf(req.pins),
+      streams: streamsOf(req.groups),
+      asOf: req.asOf,
+      entries,
+      series,
+    });
+  }
+
+  /** One statement for every plan of the batch; each plan's answer, or the error that plan alone gets. */
+  private async readBatch(plans: ReadPlan[]): Promise<ReadOutcome<ReadResult>[]> {
+    const { values, first } = readParams(plans);
     let rows: ReadRow[];
     try {
-      const result = await this.pool.query<ReadRow>({
-        name: READ_STATEMENT_NAME,
-        text: READ_SQL,
-        values: readParams(runKey, streams, series, req.asOf),
-      });
+      const result = await this.pool.query<ReadRow>({ name: READ_STATEMENT_NAME, text: READ_SQL, values });
       rows = result.rows;
     } catch (err) {
       const what = isConnectionError(err) ? 'database unreachable' : 'basis unreadable';
       throw unavailable(`${what}: ${(err as Error).message}`, err);
     }
-    return this.assemble(req, streams, entries, series, rows);
+    const views = splitRows(plans, first, rows);
+    return plans.map((plan, p): ReadOutcome<ReadResult> => {
+      try {
+        return { ok: true, value: this.assemble(plan, views[p]) };
+      } catch (error) {
+        return { ok: false, error };
+      }
+    });
   }
 
   /** Read-your-event (SPEC 5.7): wait until every named partition reached its offset, or fail retryably. */
@@ -137,63 +196,26 @@ export class FeatureReader {
     }
   }
 
-  /** Turns the rows of the read statement into the answer, or the error the rows call for. */
-  private assemble(
-    req: FeatureRequest,
-    streams: string[],
-    entries: Entry[],
-    series: SeriesRef[],
-    rows: ReadRow[],
-  ): ReadResult {
+  /** Turns one request's rows into its answer, or the error its rows call for. */
+  private assemble(plan: ReadPlan, view: ReadView): ReadResult {
+    const { req, streams, entries, series } = plan;
+    const { applied, h, quarantinePresent, windows, lastValues, lastTs } = view;
     const policy = this.policy;
     const cps: PartitionPosture[] = [];
     const basisOffsets = new Map<string, { partition: number; offset: string }[]>(
       streams.map((s) => [s, []]),
     );
-    let applied = 0;
-    let h: Micros | null = null;
-    let quarantinePresent = false;
-    const windows = new Map<string, Partial>();
-    const lastValues = new Map<string, string | null>();
-    const lastTs: (Micros | null)[] = entries.map(() => null);
-    for (const r of rows) {
-      switch (r.kind) {
-        case 'cp':
-          basisOffsets.get(r.s1!)?.push({ partition: r.i1!, offset: String(r.i2) });
-          cps.push({
-            stream: r.s1!,
-            partition: r.i1!,
-            state: r.s2 as PartitionPosture['state'],
-            lagRecords: Math.max(0, r.i3! - r.i2!),
-            lagSeconds: r.i4 !== null && r.i5 !== null ? Math.max(0, (r.i4 - r.i5) / 1e6) : null,
-          });
-          break;
-        case 'run':
-          applied = r.i1!;
-          h = r.i2;
-          break;
-        case 'q':
-          quarantinePresent = r.i1 === 1;
-          break;
-        case 'win':
-          windows.set(`${r.i1}:${r.i2}`, {
-            count: r.i3!,
-            sum: new Decimal(r.n1 ?? 0),
-            min: r.n2 === null ? null : new Decimal(r.n2),
-            max: r.n3 === null ? null : new Decimal(r.n3),
-            last: null,
-          });
-          break;
-        case 'last':
-          lastValues.set(`${r.i1}:${r.i2}`, r.n1);
-          break;
-        case 'rec': {
-          const entry = series[r.i1!].entry;
-          const prev = lastTs[entry];
-          if (r.i2 !== null && (prev === null || r.i2 > prev)) lastTs[entry] = r.i2;
-          break;
-        }
-      }
+    for (const r of view.cps) {
+      const offsets = basisOffsets.get(r.s1!);
+      if (offsets === undefined) continue; // a stream another request of the batch reads
+      offsets.push({ partition: r.i1!, offset: String(r.i2) });
+      cps.push({
+        stream: r.s1!,
+        partition: r.i1!,
+        state: r.s2 as PartitionPosture['state'],
+        lagRecords: Math.max(0, r.i3! - r.i2!),
+        lagSeconds: r.i4 !== null && r.i5 !== null ? Math.max(0, (r.i4 - r.i5) / 1e6) : null,
+      });
     }
     if (applied === 0)
       throw new FeaturesRequestError(
@@ -268,4 +290,72 @@ export class FeatureReader {
     cps.sort((a, b) => (a.stream < b.stream ? -1 : a.stream > b.stream ? 1 : a.partition - b.partition));
     return { content, posture: computePosture(cps) };
   }
+}
+
+/** Sorts the rows of a batched statement out to the requests they belong to. */
+function splitRows(plans: ReadPlan[], first: number[], rows: ReadRow[]): ReadView[] {
+  const cps: ReadRow[] = [];
+  const runs = new Map<string, ReadRow[]>();
+  const quarantined = new Set<string>();
+  const views: ReadView[] = plans.map((plan) => ({
+    cps,
+    applied: 0,
+    h: null,
+    quarantinePresent: false,
+    windows: new Map(),
+    lastValues: new Map(),
+    lastTs: plan.entries.map(() => null),
+  }));
+  // The plan that owns each batch-wide series index.
+  const owner: number[] = [];
+  plans.forEach((plan, p) => plan.series.forEach(() => owner.push(p)));
+  for (const r of rows) {
+    switch (r.kind) {
+      case 'cp':
+        cps.push(r);
+        break;
+      case 'run': {
+        const list = runs.get(r.s1!);
+        if (list) list.push(r);
+        else runs.set(r.s1!, [r]);
+        break;
+      }
+      case 'q':
+        quarantined.add(`${r.s1}\u0000${r.s2}`);
+        break;
+      case 'win':
+      case 'last':
+      case 'rec': {
+        const p = owner[r.i1!];
+        const sidx = r.i1! - first[p];
+        const view = views[p];
+        if (r.kind === 'win') {
+          view.windows.set(`${sidx}:${r.i2}`, {
+            count: r.i3!,
+            sum: new Decimal(r.n1 ?? 0),
+            min: r.n2 === null ? null : new Decimal(r.n2),
+            max: r.n3 === null ? null : new Decimal(r.n3),
+            last: null,
+          });
+        } else if (r.kind === 'last') {
+          view.lastValues.set(`${sidx}:${r.i2}`, r.n1);
+        } else {
+          const entry = plans[p].series[sidx].entry;
+          const prev = view.lastTs[entry];
+          if (r.i2 !== null && (prev === null || r.i2 > prev)) view.lastTs[entry] = r.i2;
+        }
+        break;
+      }
+    }
+  }
+  plans.forEach((plan, p) => {
+    const view = views[p];
+    const streams = new Set(plan.streams);
+    for (const r of runs.get(plan.runKey) ?? []) {
+      view.applied += r.i1!;
+      if (streams.has(r.s2!) && r.i2 !== null && (view.h === null || r.i2 > view.h)) view.h = r.i2;
+    }
+    view.quarantinePresent = plan.streams.some((s) => quarantined.has(`${plan.runKey}\u0000${s}`));
+  });
+  return views;
 }

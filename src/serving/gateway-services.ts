@@ -21,7 +21,7 @@ import {
   type PartitionStatus,
 } from '../workflows/messages';
 import { FeaturesRequestError } from './errors';
-import { FeatureReader } from './feature-reader';
+import { FeatureReader, type FeatureReaderOptions } from './feature-reader';
 import { isLagging } from './posture';
 import { validateRequest, type FeatureRequestInput } from './request';
 
@@ -81,8 +81,9 @@ export class Gateway {
     readonly bus: EventBus,
     private readonly temporal: Client | undefined,
     private readonly idPrefix?: string,
+    readerOptions: FeatureReaderOptions = {},
   ) {
-    this.reader = new FeatureReader(pool, policy, bus.offsetKind);
+    this.reader = new FeatureReader(pool, policy, bus.offsetKind, readerOptions);
   }
 
   async features(

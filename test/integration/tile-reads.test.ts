@@ -16,7 +16,9 @@ import { merchantAnchorBurst } from '../../src/generator/burst';
 import { ANCHOR_STREAM } from '../../src/generator/events';
 import { generate } from '../../src/generator/generate';
 import { answerFromReplay, replayBus } from '../../src/replay/replay';
-import { validateRequest } from '../../src/serving/request';
+import { servingMetrics } from '../../src/metrics/serving-metrics';
+import { Gateway } from '../../src/serving/gateway-services';
+import { validateRequest, type FeatureRequestInput } from '../../src/serving/request';
 import { createTestStack, type TestStack } from './support/stack';
 import { checkpointBasis, tileModelCheck } from './support/projection-state';
 
@@ -101,6 +103,7 @@ test('windows read from hour tiles, minute tiles and events equal the offline re
     Math.max(to, burstEnd) + MICROS_PER_HOUR,
   ];
   let compared = 0;
+  const cases: { input: FeatureRequestInput; hash: string }[] = [];
   for (const group of stack.policy.groups) {
     const { rows } = await stack.pool.query(
       `SELECT s.key_id FROM series s JOIN contributions c ON c.series_id = s.id
@@ -130,8 +133,40 @@ test('windows read from hour tiles, minute tiles and events equal the offline re
         features: offline.features,
       });
       expect(online.snapshotHash).toBe(snapshotHash(offline));
+      cases.push({ input, hash: online.snapshotHash });
       compared++;
     }
   }
   expect(compared).toBe(stack.policy.groups.length * instants.length);
+
+  // The same requests all at once, through a reader that runs one statement at a time, so that they share
+  // statements; mixed in, requests that must fail (an unknown run, an asOf before the retention boundary). Each
+  // gets exactly the answer it got alone, whatever it shared a statement with.
+  const coalescing = new Gateway(stack.pool, stack.policy, stack.bus, undefined, undefined, {
+    maxConcurrentReads: 1,
+  });
+  const unknownRun = { ...cases[0].input, pins: { ...run, scenarioId: 'no-such-scenario' } };
+  const beforeRetention = { ...cases[1].input, asOf: formatTimestamp(from - 400 * 24 * MICROS_PER_HOUR) };
+  const inputs = cases.flatMap((c, i) => (i === 7 ? [c.input, unknownRun, beforeRetention] : [c.input]));
+  const statementsBefore = await readStatements();
+  const answers = await Promise.all(inputs.map((input) => coalescing.features(input, 'http')));
+  const statements = (await readStatements()) - statementsBefore;
+  expect(statements).toBeGreaterThan(0);
+  expect(statements).toBeLessThan(inputs.length / 4);
+  const outcome = (a: (typeof answers)[number]) => ('code' in a ? a.code : a.snapshotHash);
+  expect(answers.map(outcome)).toEqual(
+    inputs.map((input) =>
+      input === unknownRun
+        ? 'NOT_FOUND'
+        : input === beforeRetention
+          ? 'INVALID_REQUEST'
+          : cases.find((c) => c.input === input)!.hash,
+    ),
+  );
 });
+
+/** Read statements run so far in this process (the count of the read-batch histogram). */
+async function readStatements(): Promise<number> {
+  const metric = await servingMetrics.readBatch.get();
+  return metric.values.find((v) => v.metricName === 'ofp_read_batch_requests_count')?.value ?? 0;
+}
