@@ -2,7 +2,8 @@
  * The projector's apply code driven by plain loops (one per partition), no Temporal: the baseline the projector bench
  * measures Temporal's overhead against. It runs as its own process under the same Node options as `ofp worker`, so
  * the two differ only by Temporal. Usage: `plain-apply.ts <database url> <bus root> <batch size>`; prints
- * `{"seconds": …}` when every partition is applied to its end.
+ * `{"seconds": …, "cpuSeconds": …}` (wall time and this process's CPU while applying) when every partition is applied
+ * to its end.
  */
 import path from 'node:path';
 import { FileEventBus } from '../src/bus/file-bus';
@@ -25,6 +26,7 @@ async function main(url: string, busRoot: string, batch: number): Promise<void> 
     for (const partition of await bus.listPartitions(stream)) parts.push([stream, partition]);
   const applier = new PartitionApplier({ pool, bus, policy, parser, series: new SeriesResolver(pool), log });
   const started = Date.now();
+  const cpuAtStart = process.cpuUsage();
   await Promise.all(
     parts.map(async ([stream, partition]) => {
       for (;;) {
@@ -33,7 +35,9 @@ async function main(url: string, busRoot: string, batch: number): Promise<void> 
       }
     }),
   );
-  process.stdout.write(`${JSON.stringify({ seconds: (Date.now() - started) / 1000 })}\n`);
+  const cpu = process.cpuUsage(cpuAtStart);
+  const result = { seconds: (Date.now() - started) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
   await pool.end();
   await bus.close();
 }

@@ -14,7 +14,19 @@ import { streamsOf } from '../src/core/policy';
 import { createPool, type Pool } from '../src/db/pool';
 import { generate, generateToLines } from '../src/generator/generate';
 import { describeSteal, machineCpu } from './machine-cpu';
-import { benchDir, freshBenchDatabase, mb, percentile, report, rssOf, startBenchServices } from './support';
+import {
+  benchDir,
+  cpuPerItem,
+  dropBenchDatabase,
+  freshBenchDatabase,
+  mb,
+  percentile,
+  processCpu,
+  report,
+  rssOf,
+  startBenchServices,
+  type ProcessCpu,
+} from './support';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 2);
@@ -65,7 +77,10 @@ const NODE_OPTIONS = process.env.BENCH_WORKER_NODE_OPTIONS ?? '--max-old-space-s
  * The same apply code, driven by plain loops instead of Temporal (bench/plain-apply.ts), in its own process with the
  * worker's Node options, so that the two runs differ by Temporal alone.
  */
-async function applyWithoutTemporal(url: string, busRoot: string): Promise<number> {
+async function applyWithoutTemporal(
+  url: string,
+  busRoot: string,
+): Promise<{ seconds: number; cpuSeconds: number }> {
   const bus = new FileEventBus(busRoot);
   await ensureCheckpoints(url, bus);
   await bus.close();
@@ -96,10 +111,12 @@ async function applyWithoutTemporal(url: string, busRoot: string): Promise<numbe
   // The result is the line with `seconds` (a log line may come before or after it).
   const result = out
     .split('\n')
-    .map((l) => (/^\{"seconds":/.test(l) ? (JSON.parse(l) as { seconds: number }) : undefined))
+    .map((l) =>
+      /^\{"seconds":/.test(l) ? (JSON.parse(l) as { seconds: number; cpuSeconds: number }) : undefined,
+    )
     .find((r) => r !== undefined);
   if (!result) throw new Error(`plain apply printed no result: ${out.slice(0, 500)}`);
-  return result.seconds;
+  return result;
 }
 
 /** The projector as it runs in production: `ofp worker` in its own process (so its memory is its own). */
@@ -160,22 +177,33 @@ async function main(): Promise<void> {
       `${gen.events} records, ${PARTITIONS} partitions per stream (${(gen.elapsedMs / 1000).toFixed(1)} s)`,
     );
 
+    // Each run gets a fresh database and the previous run's is dropped first, so that no run shares PostgreSQL's
+    // and the kernel's caches with the gigabytes an earlier run wrote.
     const plainUrl = await freshBenchDatabase(services.adminUrl, 'bench_plain');
     const plainCpu = machineCpu();
-    const plainSeconds = await applyWithoutTemporal(plainUrl, busRoot);
+    const pgBefore = processCpu({}, services.postgresPid);
+    const plain = await applyWithoutTemporal(plainUrl, busRoot);
+    const plainSeconds = plain.seconds;
     const plainRate = gen.events / plainSeconds;
     report(
       'apply without Temporal',
       `${plainSeconds.toFixed(1)} s = ${Math.round(plainRate)} events/s (${describeSteal(plainCpu, machineCpu())})`,
+    );
+    report(
+      '  CPU per event',
+      `apply process ${Math.round((plain.cpuSeconds / gen.events) * 1e6)} µs, PostgreSQL ${cpuPerItem(pgBefore, processCpu({}, services.postgresPid), 'postgres', gen.events)}`,
     );
 
     let worker: ChildProcess | undefined;
     let maxRss = 0;
     const sampler = setInterval(() => worker?.pid && (maxRss = Math.max(maxRss, rssOf(worker.pid))), 200);
     let temporalUrl = '';
+    let previous = 'bench_plain';
     for (const n of BATCHES_PER_ACTIVITY) {
       if (worker) await stopChild(worker);
-      temporalUrl = await freshBenchDatabase(services.adminUrl, `bench_temporal_${n}`);
+      await dropBenchDatabase(services.adminUrl, previous);
+      previous = `bench_temporal_${n}`;
+      temporalUrl = await freshBenchDatabase(services.adminUrl, previous);
       const started = Date.now();
       const cpuAtStart = machineCpu();
       worker = spawnWorker(temporalUrl, busRoot, services.temporalAddress!, `bench-${n}-${Date.now()}`, n);
@@ -183,14 +211,23 @@ async function main(): Promise<void> {
       // One connection for the polls, as the plain run has none: no login per poll on the shared cores.
       const probePool = createPool(temporalUrl, { max: 1 });
       let firstProgress: number | undefined;
+      let cpuAtFirst: ProcessCpu | undefined;
+      let appliedAtFirst = 0;
+      const cpuOf = () =>
+        processCpu({ worker: worker!.pid, temporal: services.temporalPid }, services.postgresPid);
       for (;;) {
         const { behind, applied } = await caughtUp(probePool, probe);
-        if (firstProgress === undefined && applied > 0) firstProgress = Date.now();
+        if (firstProgress === undefined && applied > 0) {
+          firstProgress = Date.now();
+          cpuAtFirst = cpuOf();
+          appliedAtFirst = applied;
+        }
         if (behind === 0) break;
         if (worker.exitCode !== null) throw new Error(`ofp worker exited with ${worker.exitCode}`);
         await new Promise((r) => setTimeout(r, 100));
       }
       const cpu = describeSteal(cpuAtStart, machineCpu());
+      const cpuAtEnd = cpuOf();
       await Promise.all([probePool.end(), probe.close()]);
       const seconds = (Date.now() - started) / 1000;
       const rate = gen.events / seconds;
@@ -201,6 +238,13 @@ async function main(): Promise<void> {
       report(
         `  Temporal overhead (1 - temporal/plain rate)`,
         `${(((plainRate - rate) / plainRate) * 100).toFixed(1)} %`,
+      );
+      // From the first applied batch on, so that the worker's start (bundling the workflows) is left out.
+      const events = gen.events - appliedAtFirst;
+      const per = (name: string) => cpuPerItem(cpuAtFirst!, cpuAtEnd, name, events);
+      report(
+        '  CPU per event after the first batch',
+        `ofp worker ${per('worker')}, PostgreSQL ${per('postgres')}, Temporal server ${per('temporal')}`,
       );
     }
     if (!worker) throw new Error('BENCH_BATCHES_PER_ACTIVITY is empty');

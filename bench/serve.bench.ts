@@ -10,7 +10,6 @@
  *   BENCH_BASELINE_BUILD  another build's dist/src/cli/main.js, measured first on the same data
  */
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FileEventBus } from '../src/bus/file-bus';
@@ -32,6 +31,9 @@ import { describeSteal, machineCpu } from './machine-cpu';
 import { openLoopLoad, postRequest, type LoadResult } from './load-generator';
 import {
   benchDir,
+  cpuPerItem,
+  processCpu,
+  type ProcessCpu,
   freshBenchDatabase,
   log,
   mb,
@@ -138,44 +140,8 @@ function load(port: number, s: Scenario, seconds: number, rps = s.rps): Promise<
   });
 }
 
-/**
- * CPU seconds so far of the gateway, of the bench's PostgreSQL (its postmaster, the backends it runs and those that
- * exited, such as autovacuum workers) and of this process (the load generator). PostgreSQL is NaN when it is not
- * the embedded one (DATABASE_URL): its processes are not ours to count.
- */
-function cpuNow(
-  gatewayPid: number,
-  postmasterPid: number | undefined,
-): { gateway: number; postgres: number; loadgen: number } {
-  const out = { gateway: 0, postgres: postmasterPid === undefined ? NaN : 0, loadgen: 0 };
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    let stat: string;
-    try {
-      stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-    } catch {
-      continue; // exited meanwhile
-    }
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const own = (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
-    const pid = Number(d);
-    if (pid === gatewayPid) out.gateway += own;
-    else if (pid === process.pid) out.loadgen += own;
-    else if (pid === postmasterPid) out.postgres += own + (Number(f[13]) + Number(f[14])) / CLOCK_TICKS;
-    else if (postmasterPid !== undefined && Number(f[1]) === postmasterPid) out.postgres += own;
-  }
-  return out;
-}
-
-/** Kernel clock ticks per second (USER_HZ): 100 on Linux. */
-const CLOCK_TICKS = 100;
-
-function cpuPerRequest(a: ReturnType<typeof cpuNow>, b: ReturnType<typeof cpuNow>, n: number): string {
-  const us = (k: keyof typeof a) => {
-    const v = ((b[k] - a[k]) / n) * 1e6;
-    return Number.isNaN(v) ? 'n/a' : `${Math.round(v)} µs`;
-  };
-  return `gateway ${us('gateway')}, PostgreSQL ${us('postgres')}, load generator ${us('loadgen')}`;
+function cpuPerRequest(a: ProcessCpu, b: ProcessCpu, n: number): string {
+  return `gateway ${cpuPerItem(a, b, 'gateway', n)}, PostgreSQL ${cpuPerItem(a, b, 'postgres', n)}, load generator ${cpuPerItem(a, b, 'loadgen', n)}`;
 }
 
 interface GatewayConfiguration {
@@ -321,12 +287,16 @@ async function benchGateway(
     const measure = async (name: string, s: Scenario, rps: number): Promise<void> => {
       await load(port, s, WARMUP_SECONDS, Math.min(rps, 400));
       await new Promise((r) => setTimeout(r, 1000));
-      const before = cpuNow(gw.pid!, postgresPid);
+      const before = processCpu({ gateway: gw.pid, loadgen: process.pid }, postgresPid);
       const machineBefore = machineCpu();
       const r = await load(port, s, SECONDS, rps);
       const machine = describeSteal(machineBefore, machineCpu());
       if (gw.exitCode !== null) throw new Error(`the gateway exited with ${gw.exitCode}`);
-      const cpu = cpuPerRequest(before, cpuNow(gw.pid!, postgresPid), r.sent);
+      const cpu = cpuPerRequest(
+        before,
+        processCpu({ gateway: gw.pid, loadgen: process.pid }, postgresPid),
+        r.sent,
+      );
       report(
         name,
         // Failed requests are left out of the latencies, so a run with any is flagged rather than summarised.

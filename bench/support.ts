@@ -38,6 +38,8 @@ export async function startBenchServices(dir: string, withTemporal: boolean) {
     /** The embedded PostgreSQL's postmaster; undefined with DATABASE_URL. */
     postgresPid: db.pid,
     temporalAddress: temporal?.address,
+    /** The embedded Temporal dev server; undefined with TEMPORAL_ADDRESS or without Temporal. */
+    temporalPid: temporal !== undefined && 'pid' in temporal ? temporal.pid : undefined,
     async stop() {
       await temporal?.stop();
       await db.stop();
@@ -45,6 +47,14 @@ export async function startBenchServices(dir: string, withTemporal: boolean) {
       if (process.env.OFP_BENCH_KEEP !== '1') fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Drops a bench database, so that the next run does not share PostgreSQL's and the kernel's caches with it. */
+export async function dropBenchDatabase(adminUrl: string, name: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.end();
 }
 
 /** Creates and migrates a new database next to `adminUrl`. */
@@ -88,4 +98,50 @@ export function rssOf(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/** CPU seconds so far of named processes, and of PostgreSQL under `postgres`. */
+export type ProcessCpu = Record<string, number>;
+
+/** Kernel clock ticks per second (USER_HZ): 100 on Linux. */
+const CLOCK_TICKS = 100;
+
+/**
+ * CPU seconds so far of each named process and, under `postgres`, of the bench's PostgreSQL: its postmaster, the
+ * backends it runs and those that exited (reaped children count in the postmaster's own figures). PostgreSQL is NaN
+ * when it is not the embedded one (DATABASE_URL): its processes are not ours to count.
+ */
+export function processCpu(
+  named: Record<string, number | undefined>,
+  postmasterPid: number | undefined,
+): ProcessCpu {
+  const out: ProcessCpu = { postgres: postmasterPid === undefined ? NaN : 0 };
+  const nameOf = new Map<number, string>();
+  for (const [name, pid] of Object.entries(named)) {
+    out[name] = 0;
+    if (pid !== undefined) nameOf.set(pid, name);
+  }
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const own = (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+    const pid = Number(d);
+    const name = nameOf.get(pid);
+    if (name !== undefined) out[name] += own;
+    else if (pid === postmasterPid) out.postgres += own + (Number(f[13]) + Number(f[14])) / CLOCK_TICKS;
+    else if (postmasterPid !== undefined && Number(f[1]) === postmasterPid) out.postgres += own;
+  }
+  return out;
+}
+
+/** CPU per item of one process between two readings, e.g. `312 µs` (`n/a` where it could not be counted). */
+export function cpuPerItem(a: ProcessCpu, b: ProcessCpu, name: string, n: number): string {
+  const v = ((b[name] - a[name]) / n) * 1e6;
+  return Number.isNaN(v) ? 'n/a' : `${Math.round(v)} µs`;
 }

@@ -50,8 +50,9 @@ export class ReadCoalescer<T, R> {
 
   private startBatches(): void {
     while (this.running < this.options.maxConcurrent && this.waiting.length > 0) {
+      const batch = this.takeBatch();
       this.running++;
-      void this.run(this.takeBatch());
+      void this.run(batch);
     }
   }
 
@@ -68,8 +69,8 @@ export class ReadCoalescer<T, R> {
   }
 
   private async run(batch: Waiting<T, R>[]): Promise<void> {
-    this.options.onBatch?.(batch.length);
     try {
+      this.options.onBatch?.(batch.length);
       const outcomes = await this.options.runBatch(batch.map((w) => w.item));
       batch.forEach((w, i) => {
         const o = outcomes[i];
