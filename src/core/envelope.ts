@@ -354,6 +354,8 @@ export class RecordParser {
     if (typeof eventId !== 'string' || eventId.length === 0 || longerThan(eventId, MAX_EVENT_ID_CHARS)) {
       return envelopeInvalid(pins, `event_id: must be a string of 1..${MAX_EVENT_ID_CHARS} characters`);
     }
+    // PostgreSQL text cannot hold U+0000: such a record could never be stored, so it is invalid, not a retry loop.
+    if (eventId.includes('\u0000')) return envelopeInvalid(pins, 'event_id: must not contain U+0000');
     const tsUtc = envelope.ts_utc;
     if (tsUtc === undefined) return envelopeInvalid(pins, 'ts_utc: is required');
     const tsMicros = parseTimestamp(tsUtc);
@@ -367,6 +369,8 @@ export class RecordParser {
     }
     const problem = this.checkEnvelope(envelope);
     if (problem !== null) return envelopeInvalid(pins, problem);
+    if ((envelope.event_type as string).includes('\u0000'))
+      return envelopeInvalid(pins, 'event_type: must not contain U+0000');
 
     const result: Envelope = {
       eventId,

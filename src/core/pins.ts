@@ -53,7 +53,7 @@ export function isUint64Text(text: string): boolean {
 
 /** Checks a scenario id string (1..256 characters, SPEC 2 / envelope schema). */
 export function isScenarioId(text: string): boolean {
-  return text.length >= 1 && text.length <= 256;
+  return text.length >= 1 && text.length <= 256 && !text.includes('\u0000');
 }
 
 /**
@@ -65,7 +65,7 @@ export function pinProblem(field: keyof ContextPins, value: string): string | nu
     case 'seed':
       return isUint64Text(value) ? null : 'must be an unsigned 64-bit integer';
     case 'scenarioId':
-      return isScenarioId(value) ? null : 'must be 1..256 characters';
+      return isScenarioId(value) ? null : 'must be 1..256 characters, none of them U+0000';
     default:
       return matchesPinPattern(field, value) ? null : `must match ${PIN_PATTERNS[field].source}`;
   }

@@ -47,9 +47,13 @@ export interface WindowReads {
   partials: PartialHour[];
 }
 
-/** The half-open range [lo, hi) of a window of length `length` ending at `asOf` (inclusive). */
+/**
+ * The half-open range [lo, hi) of a window of length `length` ending at `asOf` (inclusive). `lo` is never earlier
+ * than the earliest instant with exact microseconds (MIN_TIMESTAMP), before which no event can be, so that a window
+ * ending near it stays exact.
+ */
 export function windowRange(asOf: Micros, length: Micros): TimeRange {
-  return { lo: asOf - length + 1, hi: asOf + 1 };
+  return { lo: Math.max(asOf - length + 1, Number.MIN_SAFE_INTEGER), hi: asOf + 1 };
 }
 
 function ceilTo(micros: Micros, granularity: Micros): Micros {

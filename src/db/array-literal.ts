@@ -27,11 +27,14 @@ export class ArrayLiteralError extends Error {
   override name = 'ArrayLiteralError';
 }
 
-/** `{1,-2,3}` for safe integers (int, bigint and numeric columns). Anything else is a bug upstream: it throws. */
+/**
+ * `{1,-2,3}` for exact integers (int, bigint and numeric columns): safe integers and ±2^53, which is exact too (the
+ * end of a window at MAX_TIMESTAMP). Anything else is a bug upstream: it throws.
+ */
 export function integerArrayLiteral(values: readonly number[]): string {
   for (let i = 0; i < values.length; i++) {
-    if (!Number.isSafeInteger(values[i]))
-      throw new ArrayLiteralError(`array element ${i} is not a safe integer: ${String(values[i])}`);
+    if (!Number.isInteger(values[i]) || Math.abs(values[i]) > 2 ** 53)
+      throw new ArrayLiteralError(`array element ${i} is not an exact integer: ${String(values[i])}`);
   }
   return `{${values.join(',')}}`;
 }

@@ -106,7 +106,10 @@ export interface FeatureReaderOptions {
    * nothing from more statements than it has cores to run them on. Default 2.
    */
   maxConcurrentReads?: number;
-  /** Upper bound on the series one statement reads for several requests (one larger request runs alone). Default 2000. */
+  /**
+   * Upper bound on the series one statement reads for several requests (one larger request runs alone). A statement
+   * costs about 0.1 ms per series, so a full one holds its slot for about 50 ms. Default 500.
+   */
   maxBatchSeries?: number;
 }
 
@@ -122,7 +125,7 @@ export class FeatureReader {
     this.coalescer = new ReadCoalescer<ReadPlan, ReadResult>({
       runBatch: (plans) => this.readBatch(plans),
       maxConcurrent: options.maxConcurrentReads ?? 2,
-      maxBatchWeight: options.maxBatchSeries ?? 2000,
+      maxBatchWeight: options.maxBatchSeries ?? 500,
       weight: (plan) => Math.max(1, plan.series.length),
       onBatch: (size) => servingMetrics.readBatch.observe(size),
     });
@@ -153,8 +156,30 @@ export class FeatureReader {
     });
   }
 
-  /** One statement for every plan of the batch; each plan's answer, or the error that plan alone gets. */
+  /**
+   * Each plan's answer, or the error that plan alone gets. When the shared statement fails for a reason other than a
+   * lost database, the plans are read again one by one: a request the database refuses must not fail the requests
+   * it happened to arrive with.
+   */
   private async readBatch(plans: ReadPlan[]): Promise<ReadOutcome<ReadResult>[]> {
+    try {
+      return await this.readTogether(plans);
+    } catch (err) {
+      if (plans.length === 1 || isConnectionError((err as { cause?: unknown }).cause ?? err)) throw err;
+      const outcomes: ReadOutcome<ReadResult>[] = [];
+      for (const plan of plans) {
+        try {
+          outcomes.push(...(await this.readTogether([plan])));
+        } catch (error) {
+          outcomes.push({ ok: false, error });
+        }
+      }
+      return outcomes;
+    }
+  }
+
+  /** One statement for every plan; each plan's answer, or the error its own rows call for. */
+  private async readTogether(plans: ReadPlan[]): Promise<ReadOutcome<ReadResult>[]> {
     const { values, first } = readParams(plans);
     let rows: ReadRow[];
     try {

@@ -34,9 +34,10 @@ run AS (
   SELECT run_key, stream, count(*) AS n, max(max_ts_us) AS h
     FROM partition_watermarks WHERE run_key = ANY($1::text[]) GROUP BY run_key, stream),
 q AS (
+  -- One index probe per (run, stream): as WHERE EXISTS, PostgreSQL planned a semi-join over the whole index.
   SELECT rk.run_key, st.stream
     FROM unnest($1::text[]) AS rk(run_key) CROSS JOIN unnest($2::text[]) AS st(stream)
-   WHERE EXISTS (SELECT 1 FROM quarantine WHERE run_key = rk.run_key AND stream = st.stream)),
+    CROSS JOIN LATERAL (SELECT 1 FROM quarantine x WHERE x.run_key = rk.run_key AND x.stream = st.stream LIMIT 1) hit),
 sr AS (
   SELECT l.sidx, se.id, l.rec_lo, l.rec_hi
     FROM unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[])
@@ -149,7 +150,8 @@ export function readParams(parts: ReadPart[]): { values: unknown[]; first: numbe
     runKeys.add(part.runKey);
     for (const s of part.streams) streams.add(s);
     first.push(sr.sidx.length);
-    const recencyStart = floorTo(part.asOf, RECENCY_GRANULARITY);
+    // Never before the earliest exact instant (no event is earlier): keeps the parameter exact near MIN_TIMESTAMP.
+    const recencyStart = Math.max(floorTo(part.asOf, RECENCY_GRANULARITY), Number.MIN_SAFE_INTEGER);
     for (const s of part.series) {
       const i = sr.sidx.length;
       sr.sidx.push(i);

@@ -92,6 +92,7 @@ export function validateRequest(input: FeatureRequestInput, policy: FeaturePolic
   keys.forEach((k, i) => {
     if (k.keyId.length === 0 || k.keyId.length > 256)
       throw invalidRequest(`keys[${i}].keyId: must be 1..256 characters`);
+    if (k.keyId.includes('\u0000')) throw invalidRequest(`keys[${i}].keyId: must not contain U+0000`);
     if (!servedTypes.has(k.keyType)) {
       throw invalidRequest(
         `keys[${i}].keyType: ${k.keyType} is served by none of the requested groups (${[...servedTypes].join(', ')})`,

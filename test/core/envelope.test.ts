@@ -424,6 +424,18 @@ describe('envelope_invalid', () => {
     expect(result.ok === false && result.pins?.seed).toBe('42');
   });
 
+  // PostgreSQL text cannot hold U+0000: a record carrying it where the projector stores text is invalid (quarantined
+  // or stalled on), never applied, where its write would fail on every retry.
+  test.each([
+    ['event_id', 'envelope_invalid', 'event_id: must not contain U+0000'],
+    ['event_type', 'envelope_invalid', 'event_type: must not contain U+0000'],
+    ['scenario_id', 'pins_invalid', /^scenario_id: must be 1\.\.256 characters, none of them U\+0000/],
+  ])('%s containing U+0000 makes the record %s', (field, cls, reason) => {
+    const text = line({ [field]: 'flow_anchor\u0000x' });
+    expect(text).toContain('\\u0000'); // the escape, as JSON carries it
+    expectClass(parse(text), cls, reason);
+  });
+
   test.each([
     ['Feb 30', '2026-02-30T00:00:00.000000Z'],
     ['Feb 29 of a common year', '2027-02-29T00:00:00.000000Z'],

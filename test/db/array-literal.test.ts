@@ -42,8 +42,15 @@ describe('integerArrayLiteral', () => {
     );
   });
 
-  test.each([1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53])('refuses %p, naming the element', (bad) => {
-    expect(() => integerArrayLiteral([1, bad])).toThrow(ArrayLiteralError);
-    expect(() => integerArrayLiteral([1, bad])).toThrow(/element 1/);
+  test('writes ±2^53 exactly: it is exact, and ends a window at MAX_TIMESTAMP', () => {
+    expect(integerArrayLiteral([2 ** 53, -(2 ** 53)])).toBe('{9007199254740992,-9007199254740992}');
   });
+
+  test.each([1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53 + 2, -(2 ** 53) - 2])(
+    'refuses %p, naming the element',
+    (bad) => {
+      expect(() => integerArrayLiteral([1, bad])).toThrow(ArrayLiteralError);
+      expect(() => integerArrayLiteral([1, bad])).toThrow(/element 1/);
+    },
+  );
 });

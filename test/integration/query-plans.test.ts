@@ -5,6 +5,7 @@
  * whole table (the control below shows that it is).
  */
 import { APPLIED_COPIES_SQL, SERIES_LOOKUP_SQL, SERIES_UPSERT_SQL } from '../../src/db/projection-store';
+import { READ_SQL } from '../../src/serving/read-statement';
 import { createPool, type Pool } from '../../src/db/pool';
 import { freshDatabase } from './support/services';
 
@@ -16,6 +17,7 @@ const BATCH = 2_000;
 interface PlanNode {
   'Node Type': string;
   'Relation Name'?: string;
+  'Index Cond'?: string;
   Plans?: PlanNode[];
 }
 
@@ -99,4 +101,23 @@ test('the fallback upsert finds existing series by one unique-index probe per ke
   expect(rows).toHaveLength(BATCH);
   const { rows: count } = await pool.query('SELECT count(*)::int AS n FROM series');
   expect(count[0].n).toBe(ROWS);
+});
+
+test("the gateway's read probes the quarantine per (run, stream), however many records it holds", async () => {
+  await pool.query(
+    `INSERT INTO quarantine (stream, partition, "offset", class, reason, raw, run_key)
+       SELECT 's' || i % 3, 0, i, 'payload_invalid', 'r', '{}', md5('run' || i % 500)
+         FROM generate_series(1, $1::int) AS i`,
+    [ROWS],
+  );
+  await pool.query('ANALYZE quarantine');
+  // The gateway's connections plan the read once, generically (plan_cache_mode=force_generic_plan).
+  const { rows } = await pool.query(`EXPLAIN (FORMAT JSON, GENERIC_PLAN) ${READ_SQL}`);
+  const plan = (rows[0]['QUERY PLAN'] as { Plan: PlanNode }[])[0].Plan;
+  const reads = nodesOf(plan).filter((n) => n['Relation Name'] === 'quarantine');
+  expect(reads.length).toBeGreaterThan(0);
+  for (const r of reads) {
+    expect(r['Node Type']).toMatch(/^Index (Only )?Scan$/);
+    expect(r['Index Cond']).toMatch(/run_key.*stream/);
+  }
 });

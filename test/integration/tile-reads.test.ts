@@ -17,6 +17,8 @@ import { ANCHOR_STREAM } from '../../src/generator/events';
 import { generate } from '../../src/generator/generate';
 import { answerFromReplay, replayBus } from '../../src/replay/replay';
 import { servingMetrics } from '../../src/metrics/serving-metrics';
+import { FeaturesRequestError } from '../../src/serving/errors';
+import { FeatureReader } from '../../src/serving/feature-reader';
 import { Gateway } from '../../src/serving/gateway-services';
 import { validateRequest, type FeatureRequestInput } from '../../src/serving/request';
 import { createTestStack, type TestStack } from './support/stack';
@@ -163,6 +165,22 @@ test('windows read from hour tiles, minute tiles and events equal the offline re
           : cases.find((c) => c.input === input)!.hash,
     ),
   );
+
+  // A request the database refuses (a key id PostgreSQL text cannot hold; validation refuses it, so it is built by
+  // hand here) fails alone: the requests that shared its statement are read again one by one and answered.
+  const reader = new FeatureReader(stack.pool, stack.policy, stack.bus.offsetKind, { maxConcurrentReads: 1 });
+  const requests = cases.slice(0, 6).map((c) => validateRequest(c.input, stack.policy));
+  const refused = { ...requests[3], keys: [{ ...requests[3].keys[0], keyId: 'bad\u0000key' }] };
+  const settled = await Promise.allSettled(
+    [...requests.slice(0, 3), refused, ...requests.slice(3)].map((r) => reader.read(r)),
+  );
+  const outcomeOf = (s: (typeof settled)[number]) =>
+    s.status === 'fulfilled' ? snapshotHash(s.value.content) : (s.reason as FeaturesRequestError).code;
+  expect(settled.map(outcomeOf)).toEqual([
+    ...cases.slice(0, 3).map((c) => c.hash),
+    'UNAVAILABLE',
+    ...cases.slice(3, 6).map((c) => c.hash),
+  ]);
 });
 
 /** Read statements run so far in this process (the count of the read-batch histogram). */

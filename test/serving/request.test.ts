@@ -159,6 +159,19 @@ describe('validateRequest: groups and keys', () => {
     });
   });
 
+  it('refuses text PostgreSQL cannot hold (U+0000) in a key id or a pin, as INVALID_REQUEST naming the field', () => {
+    const nulKey = refusal(input({ keys: [{ keyType: 'merchant_id', keyId: '12\u00003' }] }));
+    expect([nulKey.code, nulKey.detail]).toEqual([
+      'INVALID_REQUEST',
+      'keys[0].keyId: must not contain U+0000',
+    ]);
+    const nulPin = refusal(input({ pins: { ...input().pins, scenarioId: 'baseline\u0000' } }));
+    expect([nulPin.code, nulPin.detail]).toEqual([
+      'INVALID_REQUEST',
+      'pins.scenarioId: must be 1..256 characters, none of them U+0000',
+    ]);
+  });
+
   it('refuses a key whose type no requested group serves', () => {
     expect(refusal(input({ keys: [{ keyType: 'flow_id', keyId: '1' }] })).detail).toBe(
       'keys[0].keyType: flow_id is served by none of the requested groups (merchant_id)',
