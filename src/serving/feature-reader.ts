@@ -17,6 +17,7 @@ import {
   type SnapshotContent,
 } from '../core/snapshot';
 import { formatTimestamp, type Micros } from '../core/time';
+import { ArrayLiteralError } from '../db/array-literal';
 import type { Pool } from '../db/pool';
 import { servingMetrics } from '../metrics/serving-metrics';
 import { ReadCoalescer, type ReadOutcome } from './read-coalescer';
@@ -73,6 +74,16 @@ function isConnectionError(err: unknown): boolean {
     (e.code !== undefined && CONNECTION_CODES.has(e.code)) ||
     /connect|Connection terminated/i.test(e.message ?? '')
   );
+}
+
+/**
+ * Whether a read failed for what one of its requests carried: PostgreSQL's data exceptions (SQLSTATE class 22, such
+ * as text it cannot hold) or a parameter that is no exact integer.
+ */
+function isInputRefusal(err: unknown): boolean {
+  if (err instanceof ArrayLiteralError) return true;
+  const code = (err as { cause?: { code?: unknown } }).cause?.code;
+  return typeof code === 'string' && code.startsWith('22');
 }
 
 function fieldFor(group: FeatureGroup, field: string | undefined): string {
@@ -157,15 +168,16 @@ export class FeatureReader {
   }
 
   /**
-   * Each plan's answer, or the error that plan alone gets. When the shared statement fails for a reason other than a
-   * lost database, the plans are read again one by one: a request the database refuses must not fail the requests
-   * it happened to arrive with.
+   * Each plan's answer, or the error that plan alone gets. When the shared statement is refused for its input (data
+   * PostgreSQL cannot take, or a parameter that cannot be written exactly), the plans are read again one by one: a
+   * request the database refuses must not fail the requests it happened to arrive with. Any other failure (a lost
+   * or silent database) fails them all at once rather than once per request.
    */
   private async readBatch(plans: ReadPlan[]): Promise<ReadOutcome<ReadResult>[]> {
     try {
       return await this.readTogether(plans);
     } catch (err) {
-      if (plans.length === 1 || isConnectionError((err as { cause?: unknown }).cause ?? err)) throw err;
+      if (plans.length === 1 || !isInputRefusal(err)) throw err;
       const outcomes: ReadOutcome<ReadResult>[] = [];
       for (const plan of plans) {
         try {
