@@ -239,7 +239,7 @@ async function main(): Promise<void> {
         `  Temporal overhead (1 - temporal/plain rate)`,
         `${(((plainRate - rate) / plainRate) * 100).toFixed(1)} %`,
       );
-      // From the first applied batch on, so that the worker's start (bundling the workflows) is left out.
+      // From the first applied batch on, so that the worker's start is left out.
       const events = gen.events - appliedAtFirst;
       const per = (name: string) => cpuPerItem(cpuAtFirst!, cpuAtEnd, name, events);
       report(

@@ -51,19 +51,23 @@ export async function startBenchServices(dir: string, withTemporal: boolean) {
 
 /** Drops a bench database, so that the next run does not share PostgreSQL's and the kernel's caches with it. */
 export async function dropBenchDatabase(adminUrl: string, name: string): Promise<void> {
+  await adminStatements(adminUrl, [`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`]);
+}
+
+/** Runs statements in order on one connection to `adminUrl`. */
+async function adminStatements(adminUrl: string, statements: string[]): Promise<void> {
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.end();
+  try {
+    for (const sql of statements) await admin.query(sql);
+  } finally {
+    await admin.end();
+  }
 }
 
 /** Creates and migrates a new database next to `adminUrl`. */
 export async function freshBenchDatabase(adminUrl: string, name: string): Promise<string> {
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${name}`);
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
+  await adminStatements(adminUrl, [`DROP DATABASE IF EXISTS ${name}`, `CREATE DATABASE ${name}`]);
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   await migrateDatabase(url.toString(), log);

@@ -25,6 +25,14 @@ export const DENSE_HOUR_EVENTS = 8;
 
 export const RECENCY_GRANULARITY: Micros = HOUR_TILE;
 
+/**
+ * Where a key's recency read starts for `asOf`: the start of its hour, never earlier than MIN_TIMESTAMP (no event is
+ * earlier), so that it stays exact near it.
+ */
+export function recencyStart(asOf: Micros): Micros {
+  return Math.max(floorTo(asOf, RECENCY_GRANULARITY), Number.MIN_SAFE_INTEGER);
+}
+
 /** A half-open range [lo, hi) of microseconds. */
 export interface TimeRange {
   lo: Micros;

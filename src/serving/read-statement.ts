@@ -6,13 +6,13 @@
  * (`kind`) over shared columns.
  */
 import type { FeatureGroup } from '../core/policy';
-import { floorTo, type Micros } from '../core/time';
+import type { Micros } from '../core/time';
 import {
   DENSE_HOUR_EVENTS,
   HOUR_TILE,
   MINUTE_TILE,
-  RECENCY_GRANULARITY,
   decomposeWindow,
+  recencyStart,
   windowRange,
 } from '../core/windows';
 import { integerArrayLiteral, textArrayLiteral } from '../db/array-literal';
@@ -150,8 +150,7 @@ export function readParams(parts: ReadPart[]): { values: unknown[]; first: numbe
     runKeys.add(part.runKey);
     for (const s of part.streams) streams.add(s);
     first.push(sr.sidx.length);
-    // Never before the earliest exact instant (no event is earlier): keeps the parameter exact near MIN_TIMESTAMP.
-    const recencyStart = Math.max(floorTo(part.asOf, RECENCY_GRANULARITY), Number.MIN_SAFE_INTEGER);
+    const recencyFrom = recencyStart(part.asOf);
     for (const s of part.series) {
       const i = sr.sidx.length;
       sr.sidx.push(i);
@@ -160,7 +159,7 @@ export function readParams(parts: ReadPart[]): { values: unknown[]; first: numbe
       sr.version.push(s.group.version);
       sr.keyId.push(s.keyId);
       sr.field.push(s.field);
-      sr.recLo.push(recencyStart);
+      sr.recLo.push(recencyFrom);
       sr.recHi.push(part.asOf);
       const needsLast = s.group.features.some(
         (f) => f.agg === 'last' && (f.field ?? s.group.fields[0]) === s.field,
