@@ -7,9 +7,13 @@
  *   BENCH_SECONDS         duration of each measured run (default 10)
  *   BENCH_WARMUP_SECONDS  warm-up before each measured run (default 5)
  *   BENCH_READ_CONCURRENCY  comma-separated values of the gateway's OFP_READ_CONCURRENCY, one gateway each
+ *   BENCH_GATEWAY_ENVS    gateways with other settings, one per `;`-separated set of `NAME=value` (space-separated)
  *   BENCH_BASELINE_BUILD  another build's dist/src/cli/main.js, measured first on the same data
+ *   BENCH_FLOOR           0 to skip the bare HTTP server measured at the 1 key x 1 group rates (default 1)
+ *   BENCH_FLOOR_BURN_US   CPU microseconds the bare server spends per request, comma-separated (default 0)
  */
-import { spawn } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { FileEventBus } from '../src/bus/file-bus';
@@ -28,7 +32,7 @@ import { deriveRuns } from '../src/generator/runs';
 import { PartitionApplier } from '../src/projector/partition-applier';
 import { findFreePort } from '../src/services/ports';
 import { describeSteal, machineCpu } from './machine-cpu';
-import { openLoopLoad, postRequest, type LoadResult } from './load-generator';
+import { openLoopLoad, postRequest, takeResponse, type LoadResult } from './load-generator';
 import {
   benchDir,
   cpuPerItem,
@@ -160,14 +164,25 @@ interface GatewayConfiguration {
 function gatewayConfigurations(): GatewayConfiguration[] {
   const own = path.resolve(__dirname, '../dist/src/cli/main.js');
   const values = (process.env.BENCH_READ_CONCURRENCY ?? '').split(',').filter(Boolean);
-  const configs: GatewayConfiguration[] =
-    values.length === 0
-      ? [{ label: '', main: own, env: {} }]
-      : values.map((v) => ({
-          label: `this build, OFP_READ_CONCURRENCY=${v}`,
-          main: own,
-          env: { OFP_READ_CONCURRENCY: v },
-        }));
+  const envSets = (process.env.BENCH_GATEWAY_ENVS ?? '').split(';').filter((v) => v.trim() !== '');
+  const configs: GatewayConfiguration[] = [
+    ...values.map((v) => ({
+      label: `this build, OFP_READ_CONCURRENCY=${v}`,
+      main: own,
+      env: { OFP_READ_CONCURRENCY: v },
+    })),
+    ...envSets.map((set) => ({
+      label: `this build, ${set.trim()}`,
+      main: own,
+      env: Object.fromEntries(
+        set
+          .trim()
+          .split(/\s+/)
+          .map((kv) => kv.split('=', 2)),
+      ),
+    })),
+  ];
+  if (configs.length === 0) configs.push({ label: '', main: own, env: {} });
   const baseline = process.env.BENCH_BASELINE_BUILD;
   if (baseline) {
     configs.unshift({ label: `baseline ${baseline}`, main: path.resolve(baseline), env: {} });
@@ -184,7 +199,7 @@ async function benchGateway(
   gen: Awaited<ReturnType<typeof generate>>,
   hot: Awaited<ReturnType<typeof writeHotMerchant>>,
   postgresPid: number | undefined,
-): Promise<void> {
+): Promise<{ request: Buffer; answer: string }> {
   const port = await findFreePort();
   const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
   if (g.label) report('gateway', g.label);
@@ -288,9 +303,13 @@ async function benchGateway(
       await load(port, s, WARMUP_SECONDS, Math.min(rps, 400));
       await new Promise((r) => setTimeout(r, 1000));
       const before = processCpu({ gateway: gw.pid, loadgen: process.pid }, postgresPid);
+      const batchesBefore = await readBatches(port);
       const machineBefore = machineCpu();
       const r = await load(port, s, SECONDS, rps);
       const machine = describeSteal(machineBefore, machineCpu());
+      const batches = await readBatches(port);
+      const perStatement =
+        (batches.requests - batchesBefore.requests) / (batches.statements - batchesBefore.statements);
       if (gw.exitCode !== null) throw new Error(`the gateway exited with ${gw.exitCode}`);
       const cpu = cpuPerRequest(
         before,
@@ -302,7 +321,7 @@ async function benchGateway(
         // Failed requests are left out of the latencies, so a run with any is flagged rather than summarised.
         r.failed > 0
           ? `${r.failed} of ${r.sent} requests FAILED (latencies of the rest are not a fair summary); CPU per request ${cpu}; ${machine}`
-          : `p50 ${percentile(r.lat, 50).toFixed(2)} ms, p99 ${percentile(r.lat, 99).toFixed(2)} ms, max ${r.lat[r.lat.length - 1].toFixed(1)} ms, ${r.sent} sent, 0 failed; CPU per request ${cpu}; ${machine}`,
+          : `p50 ${percentile(r.lat, 50).toFixed(2)} ms, p99 ${percentile(r.lat, 99).toFixed(2)} ms, max ${r.lat[r.lat.length - 1].toFixed(1)} ms, ${r.sent} sent, 0 failed; ${perStatement.toFixed(2)} requests per read statement; CPU per request ${cpu}; ${machine}`,
       );
     };
     for (const rps of RPS_LIST.slice(0, -1))
@@ -310,10 +329,79 @@ async function benchGateway(
     for (const s of scenarios) await measure(s.name, s, s.rps);
     clearInterval(sampler);
     report('gateway resident memory (max under load)', `${mb(maxRss)} MB`);
+    const sample = scenarios[0].requests[0];
+    return { request: sample, answer: await answerOf(port, sample) };
   } finally {
     const exited = new Promise((r) => gw.once('exit', r));
     gw.kill('SIGTERM');
     await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  }
+}
+
+/** Read statements the gateway ran so far, and the requests they read (its `ofp_read_batch_requests` histogram). */
+async function readBatches(port: number): Promise<{ statements: number; requests: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return {
+    statements: value('ofp_read_batch_requests_count'),
+    requests: value('ofp_read_batch_requests_sum'),
+  };
+}
+
+/** The gateway's answer body to one prebuilt request, sent once on its own connection. */
+function answerOf(port: number, req: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(req));
+    let buf = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      const r = takeResponse(buf);
+      if (!r) return;
+      socket.destroy();
+      if (r.status === 200) resolve(r.body.toString('utf8'));
+      else reject(new Error(`the gateway answered ${r.status}: ${r.body.toString('utf8')}`));
+    });
+    socket.on('error', reject);
+  });
+}
+
+/**
+ * The floor (bench/bare-http-server.ts): a Node HTTP server that only parses each request and answers the gateway's
+ * own answer, measured like the gateway at the 1 key x 1 group rates. The gateway's tail can come no closer to zero
+ * than this on the same machine.
+ */
+async function benchBareServer(answer: string, request: Buffer, burnUs: number): Promise<void> {
+  const server = fork(path.resolve(__dirname, 'bare-http-server.ts'), {
+    execArgv: [
+      '--require',
+      require.resolve('tsx/cjs'),
+      ...(process.env.BENCH_GATEWAY_NODE_OPTIONS ?? '--max-old-space-size=256').split(' '),
+    ],
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      server.once('message', (m) => resolve(Number(m)));
+      server.once('error', reject);
+      server.send({ answer, burnUs });
+    });
+    const s: Scenario = { name: 'bare', rps: RPS, requests: [request] };
+    const label = burnUs > 0 ? `bare HTTP server + ${burnUs} µs CPU per request` : 'bare HTTP server (floor)';
+    for (const rps of RPS_LIST) {
+      await load(port, s, WARMUP_SECONDS, Math.min(rps, 400));
+      await new Promise((r) => setTimeout(r, 1000));
+      const before = processCpu({ server: server.pid, loadgen: process.pid }, undefined);
+      const machineBefore = machineCpu();
+      const r = await load(port, s, SECONDS, rps);
+      const machine = describeSteal(machineBefore, machineCpu());
+      const after = processCpu({ server: server.pid, loadgen: process.pid }, undefined);
+      report(
+        `${label} @ ${rps} req/s`,
+        `p50 ${percentile(r.lat, 50).toFixed(2)} ms, p99 ${percentile(r.lat, 99).toFixed(2)} ms, max ${r.lat[r.lat.length - 1].toFixed(1)} ms, ${r.sent} sent, ${r.failed} failed; CPU per request server ${cpuPerItem(before, after, 'server', r.sent)}, load generator ${cpuPerItem(before, after, 'loadgen', r.sent)}; ${machine}`,
+      );
+    }
+  } finally {
+    server.kill('SIGTERM');
   }
 }
 
@@ -335,8 +423,12 @@ async function main(): Promise<void> {
       `${gen.events} generated + ${HOT_EVENTS} hot-merchant events, projected at ${Math.round(rate)} events/s`,
     );
 
+    let last: { request: Buffer; answer: string } | undefined;
     for (const g of gatewayConfigurations())
-      await benchGateway(g, url, busRoot, gen, hot, services.postgresPid);
+      last = await benchGateway(g, url, busRoot, gen, hot, services.postgresPid);
+    if (last && process.env.BENCH_FLOOR !== '0')
+      for (const burnUs of (process.env.BENCH_FLOOR_BURN_US ?? '0').split(',').map(Number))
+        await benchBareServer(last.answer, last.request, burnUs);
   } finally {
     await services.stop();
   }
