@@ -24,7 +24,8 @@ async function main(url: string, busRoot: string, batch: number): Promise<void> 
   const parts: [string, number][] = [];
   for (const stream of streamsOf(policy.groups))
     for (const partition of await bus.listPartitions(stream)) parts.push([stream, partition]);
-  const applier = new PartitionApplier({ pool, bus, policy, parser, series: new SeriesResolver(pool), log });
+  const series = new SeriesResolver(pool);
+  const applier = new PartitionApplier({ pool, bus, policy, parser, series, log });
   const started = Date.now();
   const cpuAtStart = process.cpuUsage();
   await Promise.all(
@@ -36,7 +37,11 @@ async function main(url: string, busRoot: string, batch: number): Promise<void> 
     }),
   );
   const cpu = process.cpuUsage(cpuAtStart);
-  const result = { seconds: (Date.now() - started) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+  const result = {
+    seconds: (Date.now() - started) / 1000,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    series: series.stats,
+  };
   process.stdout.write(`${JSON.stringify(result)}\n`);
   await pool.end();
   await bus.close();

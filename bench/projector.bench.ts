@@ -12,6 +12,7 @@ import { FilePublisher } from '../src/bus/file-publisher';
 import { loadPolicyFile } from '../src/core/policy-file';
 import { streamsOf } from '../src/core/policy';
 import { createPool, type Pool } from '../src/db/pool';
+import type { SeriesResolver } from '../src/db/projection-store';
 import { generate, generateToLines } from '../src/generator/generate';
 import { describeSteal, machineCpu } from './machine-cpu';
 import {
@@ -77,10 +78,7 @@ const NODE_OPTIONS = process.env.BENCH_WORKER_NODE_OPTIONS ?? '--max-old-space-s
  * The same apply code, driven by plain loops instead of Temporal (bench/plain-apply.ts), in its own process with the
  * worker's Node options, so that the two runs differ by Temporal alone.
  */
-async function applyWithoutTemporal(
-  url: string,
-  busRoot: string,
-): Promise<{ seconds: number; cpuSeconds: number }> {
+async function applyWithoutTemporal(url: string, busRoot: string): Promise<PlainResult> {
   const bus = new FileEventBus(busRoot);
   await ensureCheckpoints(url, bus);
   await bus.close();
@@ -111,12 +109,17 @@ async function applyWithoutTemporal(
   // The result is the line with `seconds` (a log line may come before or after it).
   const result = out
     .split('\n')
-    .map((l) =>
-      /^\{"seconds":/.test(l) ? (JSON.parse(l) as { seconds: number; cpuSeconds: number }) : undefined,
-    )
+    .map((l) => (/^\{"seconds":/.test(l) ? (JSON.parse(l) as PlainResult) : undefined))
     .find((r) => r !== undefined);
   if (!result) throw new Error(`plain apply printed no result: ${out.slice(0, 500)}`);
   return result;
+}
+
+/** What bench/plain-apply.ts prints. */
+interface PlainResult {
+  seconds: number;
+  cpuSeconds: number;
+  series: SeriesResolver['stats'];
 }
 
 /** The projector as it runs in production: `ofp worker` in its own process (so its memory is its own). */
@@ -192,6 +195,11 @@ async function main(): Promise<void> {
     report(
       '  CPU per event',
       `apply process ${Math.round((plain.cpuSeconds / gen.events) * 1e6)} µs, PostgreSQL ${cpuPerItem(pgBefore, processCpu({}, services.postgresPid), 'postgres', gen.events)}`,
+    );
+    const ids = plain.series;
+    report(
+      '  series ids',
+      `${ids.cached} from the cache, ${ids.lookedUp} looked up (${ids.found} found), ${ids.inserted} inserted, ${ids.conflicts} inserts met an existing series (${ids.upserted} keys upserted instead)`,
     );
 
     let worker: ChildProcess | undefined;

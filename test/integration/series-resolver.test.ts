@@ -109,3 +109,50 @@ test('two resolvers creating the same new series at once agree on every id', asy
   );
   expect(rows[0].n).toBe(500);
 });
+
+test('a small cache that overflows again and again keeps every id right and creates no series twice', async () => {
+  const resolver = new SeriesResolver(pool, { maxEntries: 6 });
+  const busy = keysOf(['busy-merchant']);
+  const first = await resolver.resolve(busy);
+  const before = await seriesCount(pool);
+  for (let batch = 0; batch < 20; batch++) {
+    const flows = keysOf([0, 1, 2, 3, 4].map((i) => `flow-${batch}-${i}`));
+    const ids = await resolver.resolve(new Map([...busy, ...flows]));
+    for (const [k, id] of first) expect(ids.get(k)).toBe(id);
+    expect(ids.size).toBe(6);
+  }
+  expect(await seriesCount(pool)).toBe(before + 100);
+  // Ids of series long gone from the cache are found again, not created again.
+  const early = await resolver.resolve(keysOf(['flow-0-0', 'flow-0-1']));
+  const fresh = await new SeriesResolver(pool).resolve(keysOf(['flow-0-0', 'flow-0-1']));
+  expect([...early.values()].sort()).toEqual([...fresh.values()].sort());
+  expect(await seriesCount(pool)).toBe(before + 100);
+});
+
+test('recurring keys are looked up and one-off keys inserted straight away, group by group, without conflicts', async () => {
+  const resolver = new SeriesResolver(pool, { maxEntries: 4 });
+  const accountKeys = (ids: string[]) =>
+    new Map(
+      ids.map((id) => {
+        const parts: Key = [RUN, 'account_velocity', 'v1', id, 'amount'];
+        return [SeriesResolver.keyOf(...parts), parts];
+      }),
+    );
+  const batch = (i: number) =>
+    new Map([
+      ...keysOf([`flow-once-${i}-a`, `flow-once-${i}-b`, `flow-once-${i}-c`]),
+      ...accountKeys([`acct-${i % 10}`, `acct-${(i + 5) % 10}`]),
+    ]);
+  // Warm-up: every account is created, and each group settles on its way.
+  for (let i = 0; i < 15; i++) await resolver.resolve(batch(i));
+  const before = { ...resolver.stats };
+  const ids = new Map<string, number>();
+  for (let i = 15; i < 45; i++) for (const [k, id] of await resolver.resolve(batch(i))) ids.set(k, id);
+  // The tiny cache forgets the accounts between batches: both are looked up, and found, every time; no flow is.
+  expect(resolver.stats.lookedUp - before.lookedUp).toBe(30 * 2);
+  expect(resolver.stats.found - before.found).toBe(30 * 2);
+  expect(resolver.stats.inserted - before.inserted).toBe(30 * 3);
+  expect(resolver.stats.conflicts - before.conflicts).toBe(0);
+  const fresh = await new SeriesResolver(pool).resolve(accountKeys(['acct-0', 'acct-7']));
+  for (const [k, id] of fresh) expect(ids.get(k)).toBe(id);
+});
