@@ -1,4 +1,5 @@
 /** TCP port helpers for the embedded services: fail early with the variable to change, wait for listeners. */
+import fs from 'node:fs';
 import net from 'node:net';
 import { errorCode, PortInUseError, ServiceError, WaitTimeoutError } from './errors';
 
@@ -40,8 +41,50 @@ export async function assertPortFree(
   });
 }
 
-/** A port that was free a moment ago (for tests and `port: 0`-style configuration). Another process may take it. */
+/** Where Linux says the source ports of outgoing connections come from; elsewhere its default, 32768–60999. */
+function ephemeralPortRange(): { low: number; high: number } {
+  try {
+    const [low, high] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/);
+    if (Number.isSafeInteger(Number(low)) && Number.isSafeInteger(Number(high)))
+      return { low: Number(low), high: Number(high) };
+  } catch {
+    // not Linux, or /proc not mounted
+  }
+  return { low: 32768, high: 60999 };
+}
+
+/** Ports `findFreePort` draws from: the 12,000 below the ephemeral range (20768–32767 by default). */
+export function freePortRange(): { low: number; high: number } {
+  const ephemeral = ephemeralPortRange();
+  return { low: Math.max(1024, ephemeral.low - 12_000), high: ephemeral.low - 1 };
+}
+
+/**
+ * A port that was free a moment ago (for tests and `port: 0`-style configuration). Another process may take it.
+ *
+ * Drawn at random from below the kernel's ephemeral range. A port from inside that range (what listening on port 0
+ * returns) can become the source port of any outgoing connection between this check and the service's own bind,
+ * and a starting Temporal dev server opens many connections to itself before its UI listens: a test then failed
+ * with its UI port "in use". Falls back to the kernel's choice when the range below is too small to draw from.
+ */
 export async function findFreePort(host: string = LOOPBACK): Promise<number> {
+  const range = freePortRange();
+  if (range.high - range.low >= 1000) {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const port = range.low + Math.floor(Math.random() * (range.high - range.low + 1));
+      try {
+        await assertPortFree(port, 'port', host);
+        return port;
+      } catch (err) {
+        if (!(err instanceof PortInUseError)) throw err;
+      }
+    }
+  }
+  return anyFreePort(host);
+}
+
+/** The port the kernel picks for a listener on port 0 (inside the ephemeral range). */
+function anyFreePort(host: string): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { PortInUseError } from '../../src/services/errors';
-import { assertPortFree, findFreePort, isTcpOpen, waitForTcp } from '../../src/services/ports';
+import { assertPortFree, findFreePort, freePortRange, isTcpOpen, waitForTcp } from '../../src/services/ports';
 
 function listen(port = 0): Promise<net.Server> {
   return new Promise((resolve, reject) => {
@@ -58,5 +58,21 @@ describe('waitForTcp', () => {
       `nothing accepted connections on 127.0.0.1:${port}`,
     );
     expect(await isTcpOpen('127.0.0.1', port)).toBe(false);
+  });
+});
+
+describe('findFreePort', () => {
+  it('draws listenable ports from below the ephemeral range, which outgoing connections never take', async () => {
+    const range = freePortRange();
+    expect(range.high - range.low).toBeGreaterThanOrEqual(1000);
+    const ports = await Promise.all(Array.from({ length: 20 }, () => findFreePort()));
+    for (const port of ports) {
+      expect(port).toBeGreaterThanOrEqual(range.low);
+      expect(port).toBeLessThanOrEqual(range.high);
+      const server = await listen(port);
+      server.close();
+    }
+    // Drawn at random: twenty draws are not all the same port.
+    expect(new Set(ports).size).toBeGreaterThan(1);
   });
 });
