@@ -297,11 +297,10 @@ async function benchGateway(
     ];
     let maxRss = 0;
     const sampler = setInterval(() => (maxRss = Math.max(maxRss, rssOf(gw.pid!))), 200);
-    // Steady state: each measured run follows a warm-up of its own requests (connections, caches, plans) and a
-    // pause that lets the previous run's backlog drain; the CPU each process spent is reported per request.
+    // Steady state: each measured run follows its own warm-up (warmUp); the CPU each process spent is reported per
+    // request.
     const measure = async (name: string, s: Scenario, rps: number): Promise<void> => {
-      await load(port, s, WARMUP_SECONDS, Math.min(rps, 400));
-      await new Promise((r) => setTimeout(r, 1000));
+      await warmUp(port, s, rps);
       const before = processCpu({ gateway: gw.pid, loadgen: process.pid }, postgresPid);
       const batchesBefore = await readBatches(port);
       const machineBefore = machineCpu();
@@ -321,7 +320,7 @@ async function benchGateway(
         // Failed requests are left out of the latencies, so a run with any is flagged rather than summarised.
         r.failed > 0
           ? `${r.failed} of ${r.sent} requests FAILED (latencies of the rest are not a fair summary); CPU per request ${cpu}; ${machine}`
-          : `p50 ${percentile(r.lat, 50).toFixed(2)} ms, p99 ${percentile(r.lat, 99).toFixed(2)} ms, max ${r.lat[r.lat.length - 1].toFixed(1)} ms, ${r.sent} sent, 0 failed; ${perStatement.toFixed(2)} requests per read statement; CPU per request ${cpu}; ${machine}`,
+          : `${latencies(r)}; ${perStatement.toFixed(2)} requests per read statement; CPU per request ${cpu}; ${machine}`,
       );
     };
     for (const rps of RPS_LIST.slice(0, -1))
@@ -336,6 +335,20 @@ async function benchGateway(
     gw.kill('SIGTERM');
     await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
   }
+}
+
+/**
+ * Before each measured run: a warm-up of the scenario's own requests (connections, caches, plans), then a pause that
+ * lets its backlog drain.
+ */
+async function warmUp(port: number, s: Scenario, rps: number): Promise<void> {
+  await load(port, s, WARMUP_SECONDS, Math.min(rps, 400));
+  await new Promise((r) => setTimeout(r, 1000));
+}
+
+/** A run's latencies and counts, as every bench line prints them. */
+function latencies(r: LoadResult): string {
+  return `p50 ${percentile(r.lat, 50).toFixed(2)} ms, p99 ${percentile(r.lat, 99).toFixed(2)} ms, max ${r.lat[r.lat.length - 1].toFixed(1)} ms, ${r.sent} sent, ${r.failed} failed`;
 }
 
 /** Read statements the gateway ran so far, and the requests they read (its `ofp_read_batch_requests` histogram). */
@@ -388,8 +401,7 @@ async function benchBareServer(answer: string, request: Buffer, burnUs: number):
     const s: Scenario = { name: 'bare', rps: RPS, requests: [request] };
     const label = burnUs > 0 ? `bare HTTP server + ${burnUs} µs CPU per request` : 'bare HTTP server (floor)';
     for (const rps of RPS_LIST) {
-      await load(port, s, WARMUP_SECONDS, Math.min(rps, 400));
-      await new Promise((r) => setTimeout(r, 1000));
+      await warmUp(port, s, rps);
       const before = processCpu({ server: server.pid, loadgen: process.pid }, undefined);
       const machineBefore = machineCpu();
       const r = await load(port, s, SECONDS, rps);
@@ -397,7 +409,7 @@ async function benchBareServer(answer: string, request: Buffer, burnUs: number):
       const after = processCpu({ server: server.pid, loadgen: process.pid }, undefined);
       report(
         `${label} @ ${rps} req/s`,
-        `p50 ${percentile(r.lat, 50).toFixed(2)} ms, p99 ${percentile(r.lat, 99).toFixed(2)} ms, max ${r.lat[r.lat.length - 1].toFixed(1)} ms, ${r.sent} sent, ${r.failed} failed; CPU per request server ${cpuPerItem(before, after, 'server', r.sent)}, load generator ${cpuPerItem(before, after, 'loadgen', r.sent)}; ${machine}`,
+        `${latencies(r)}; CPU per request server ${cpuPerItem(before, after, 'server', r.sent)}, load generator ${cpuPerItem(before, after, 'loadgen', r.sent)}; ${machine}`,
       );
     }
   } finally {

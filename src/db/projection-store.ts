@@ -194,16 +194,19 @@ export class SeriesResolver {
     }
     this.stats.cached += keys.size - missing.length;
     if (missing.length === 0) return out;
-    const lookup = missing.filter((k) => !this.insertStraightAway.has(groupOf(k)));
+    const lookup: SeriesKey[] = [];
+    const straight: SeriesKey[] = [];
+    for (const k of missing) (this.insertStraightAway.has(groupOf(k)) ? straight : lookup).push(k);
     if (lookup.length > 0) {
       const notFound = await this.collect(SERIES_LOOKUP_SQL, lookup, out);
       this.stats.lookedUp += lookup.length;
       this.stats.found += lookup.length - notFound.length;
-      const found = new Set<string>();
-      for (const k of lookup) if (out.has(SeriesResolver.keyOf(...k))) found.add(groupOf(k));
-      for (const k of lookup) if (!found.has(groupOf(k))) this.insertStraightAway.add(groupOf(k));
-      for (const g of found) this.insertStraightAway.delete(g);
-      missing = missing.filter((k) => !out.has(SeriesResolver.keyOf(...k)));
+      // `collect` returns the very key arrays it was given, so identity tells found from not found.
+      const missed = new Set(notFound);
+      const groupsFound = new Set(lookup.filter((k) => !missed.has(k)).map(groupOf));
+      for (const k of notFound) if (!groupsFound.has(groupOf(k))) this.insertStraightAway.add(groupOf(k));
+      for (const g of groupsFound) this.insertStraightAway.delete(g);
+      missing = straight.concat(notFound);
       if (missing.length === 0) return out;
     }
     // One order for every writer: concurrent inserts of the same keys wait on each other instead of deadlocking.
