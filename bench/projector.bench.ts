@@ -2,6 +2,8 @@
  * Projector throughput, Temporal overhead, freshness and memory (issue "Projector" numbers).
  *   BENCH_EVENTS   backlog size (default 1,000,000)
  *   BENCH_PARTITIONS partitions per stream (default 2)
+ *   BENCH_PG_STATEMENTS=1 also prints PostgreSQL's time per statement (pg_stat_statements)
+ *   BENCH_PG_SETTINGS  settings for the embedded PostgreSQL, e.g. "max_wal_size=8GB checkpoint_timeout=30min"
  * Prints each figure; run with `npm run bench:projector`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -18,6 +20,7 @@ import { describeSteal, machineCpu } from './machine-cpu';
 import {
   benchDir,
   cpuPerItem,
+  describeWal,
   dropBenchDatabase,
   freshBenchDatabase,
   mb,
@@ -26,6 +29,8 @@ import {
   report,
   rssOf,
   startBenchServices,
+  statementBreakdown,
+  walCounters,
   type ProcessCpu,
 } from './support';
 
@@ -183,6 +188,10 @@ async function main(): Promise<void> {
     // Each run gets a fresh database and the previous run's is dropped first, so that no run shares PostgreSQL's
     // and the kernel's caches with the gigabytes an earlier run wrote.
     const plainUrl = await freshBenchDatabase(services.adminUrl, 'bench_plain');
+    // Cluster-wide counters, read over one connection of their own.
+    const statsPool = createPool(services.adminUrl, { max: 1 });
+    const plainWal = await walCounters(statsPool);
+    await statementBreakdown.reset(statsPool);
     const plainCpu = machineCpu();
     const pgBefore = processCpu({}, services.postgresPid);
     const plain = await applyWithoutTemporal(plainUrl, busRoot);
@@ -196,6 +205,8 @@ async function main(): Promise<void> {
       '  CPU per event',
       `apply process ${Math.round((plain.cpuSeconds / gen.events) * 1e6)} µs, PostgreSQL ${cpuPerItem(pgBefore, processCpu({}, services.postgresPid), 'postgres', gen.events)}`,
     );
+    report('  WAL', describeWal(plainWal, await walCounters(statsPool), gen.events, 'event'));
+    await statementBreakdown.print(statsPool, gen.events, 'event');
     const ids = plain.series;
     report(
       '  series ids',
@@ -212,6 +223,8 @@ async function main(): Promise<void> {
       await dropBenchDatabase(services.adminUrl, previous);
       previous = `bench_temporal_${n}`;
       temporalUrl = await freshBenchDatabase(services.adminUrl, previous);
+      const walAtStart = await walCounters(statsPool);
+      await statementBreakdown.reset(statsPool);
       const started = Date.now();
       const cpuAtStart = machineCpu();
       worker = spawnWorker(temporalUrl, busRoot, services.temporalAddress!, `bench-${n}-${Date.now()}`, n);
@@ -254,7 +267,10 @@ async function main(): Promise<void> {
         '  CPU per event after the first batch',
         `ofp worker ${per('worker')}, PostgreSQL ${per('postgres')}, Temporal server ${per('temporal')}`,
       );
+      report('  WAL', describeWal(walAtStart, await walCounters(statsPool), gen.events, 'event'));
+      await statementBreakdown.print(statsPool, gen.events, 'event');
     }
+    await statsPool.end();
     if (!worker) throw new Error('BENCH_BATCHES_PER_ACTIVITY is empty');
     // Freshness: a producer appends at 2,000 events/s; latency from append to applied per batch of appends.
     const fresh = generateToLines({

@@ -18,10 +18,31 @@ export function benchDir(prefix: string): string {
   return dir;
 }
 
+/**
+ * Settings for the embedded PostgreSQL: `BENCH_PG_SETTINGS="max_wal_size=8GB checkpoint_timeout=30min"`, and
+ * pg_stat_statements loaded with `BENCH_PG_STATEMENTS=1` (see `statementBreakdown`).
+ */
+function benchPgSettings(): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (process.env.BENCH_PG_STATEMENTS === '1') out.shared_preload_libraries = 'pg_stat_statements';
+  for (const pair of (process.env.BENCH_PG_SETTINGS ?? '').split(/\s+/).filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new Error(`BENCH_PG_SETTINGS: "${pair}" is not name=value`);
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  if (Object.keys(out).length > 0) report('PostgreSQL settings', JSON.stringify(out));
+  return out;
+}
+
 export async function startBenchServices(dir: string, withTemporal: boolean) {
   const db: { url: string; pid?: number; stop(): Promise<void> } = process.env.DATABASE_URL
     ? { url: process.env.DATABASE_URL, stop: async () => undefined }
-    : await startEmbeddedPostgres({ dataDir: dir, port: await findFreePort(), log });
+    : await startEmbeddedPostgres({
+        dataDir: dir,
+        port: await findFreePort(),
+        log,
+        settings: benchPgSettings(),
+      });
   const temporal = !withTemporal
     ? undefined
     : process.env.TEMPORAL_ADDRESS
@@ -149,3 +170,74 @@ export function cpuPerItem(a: ProcessCpu, b: ProcessCpu, name: string, n: number
   const v = ((b[name] - a[name]) / n) * 1e6;
   return Number.isNaN(v) ? 'n/a' : `${Math.round(v)} µs`;
 }
+
+/** PostgreSQL's cluster-wide WAL and checkpoint counters (PostgreSQL 17's pg_stat_wal and pg_stat_checkpointer). */
+export interface WalCounters {
+  bytes: number;
+  fullPageImages: number;
+  checkpointsTimed: number;
+  checkpointsRequested: number;
+}
+
+/** The counters now, or undefined where the server has no such views (PostgreSQL before 17). */
+export async function walCounters(pool: { query: pg.Pool['query'] }): Promise<WalCounters | undefined> {
+  try {
+    const { rows } = await pool.query(
+      `SELECT w.wal_bytes::float8 AS bytes, w.wal_fpi::float8 AS fpi, c.num_timed::float8 AS timed,
+              c.num_requested::float8 AS requested
+         FROM pg_stat_wal w, pg_stat_checkpointer c`,
+    );
+    const r = rows[0];
+    return {
+      bytes: r.bytes,
+      fullPageImages: r.fpi,
+      checkpointsTimed: r.timed,
+      checkpointsRequested: r.requested,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** WAL written per item between two readings, and the checkpoints it caused, e.g. `1,234 bytes per event (…)`. */
+export function describeWal(
+  a: WalCounters | undefined,
+  b: WalCounters | undefined,
+  n: number,
+  unit: string,
+): string {
+  if (!a || !b) return 'n/a';
+  const bytes = b.bytes - a.bytes;
+  return (
+    `${Math.round(bytes / n).toLocaleString('en-US')} bytes per ${unit}, ` +
+    `${((b.fullPageImages - a.fullPageImages) / n).toFixed(2)} full-page images per ${unit}, ` +
+    `${(bytes / 2 ** 30).toFixed(1)} GB in all; checkpoints: ${b.checkpointsRequested - a.checkpointsRequested} ` +
+    `forced by WAL volume, ${b.checkpointsTimed - a.checkpointsTimed} on time`
+  );
+}
+
+type Queryable = { query: pg.Pool['query'] };
+
+/**
+ * Where PostgreSQL's time goes, statement by statement (`BENCH_PG_STATEMENTS=1`): `reset` before a run, `print` after
+ * it. Executor time of every database in the cluster, so only meaningful while one run is going.
+ */
+export const statementBreakdown = {
+  enabled: process.env.BENCH_PG_STATEMENTS === '1',
+  async reset(pool: Queryable): Promise<void> {
+    if (!this.enabled) return;
+    await pool.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+    await pool.query('SELECT pg_stat_statements_reset()');
+  },
+  async print(pool: Queryable, n: number, unit: string): Promise<void> {
+    if (!this.enabled) return;
+    const { rows } = await pool.query(
+      `SELECT calls::float8 AS calls, total_exec_time AS ms, query FROM pg_stat_statements
+        WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC LIMIT 8`,
+    );
+    for (const r of rows) {
+      const text = String(r.query).replace(/\s+/g, ' ').trim().slice(0, 70);
+      report(`  PostgreSQL ${((r.ms * 1000) / n).toFixed(1)} µs/${unit}`, `${r.calls} calls: ${text}`);
+    }
+  },
+};

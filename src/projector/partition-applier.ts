@@ -139,22 +139,22 @@ export class PartitionApplier {
     }
     const toOffset = stall ? stall.offset : read.nextOffset;
 
+    // One key per contribution of the applied records, in decision order; each distinct key resolved once.
+    const keys: string[] = [];
     const seriesKeys = new Map<string, [string, string, string, string, string]>();
     let lastAppliedTs: Micros | null = null;
     for (const d of decisions) {
       if (d.class !== 'applied') continue;
       lastAppliedTs = d.envelope.tsMicros;
       for (const c of d.contributions) {
-        seriesKeys.set(SeriesResolver.keyOf(d.runKey, c.group.name, c.group.version, c.keyId, c.field), [
-          d.runKey,
-          c.group.name,
-          c.group.version,
-          c.keyId,
-          c.field,
-        ]);
+        const key = SeriesResolver.keyOf(d.runKey, c.group.name, c.group.version, c.keyId, c.field);
+        keys.push(key);
+        if (!seriesKeys.has(key))
+          seriesKeys.set(key, [d.runKey, c.group.name, c.group.version, c.keyId, c.field]);
       }
     }
-    const seriesIds = await this.deps.series.resolve(seriesKeys);
+    const idOf = await this.deps.series.resolve(seriesKeys);
+    const seriesIds = keys.map((k) => idOf.get(k)!);
     const endTs = await this.endEventTime(stream, partition, read.endOffset, decisions);
     phase('series');
 

@@ -46,6 +46,8 @@ export interface EmbeddedPostgresOptions {
    * only, a crash can corrupt the data. Default false.
    */
   unsafeFast?: boolean;
+  /** Further server settings, passed as `-c name=value` after OFP's own (so they override them). Default none. */
+  settings?: Record<string, string>;
 }
 
 export interface EmbeddedPostgres {
@@ -111,6 +113,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     // TCP only: the default socket directory (/tmp or /var/run/postgresql) may be missing, unwritable or shared.
     unix_socket_directories: '',
     ...(opts.unsafeFast ? { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' } : {}),
+    ...opts.settings,
   };
   const args = ['-D', pgData, '-p', String(port)];
   for (const [k, v] of Object.entries(settings)) args.push('-c', `${k}=${v}`);
