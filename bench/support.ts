@@ -220,7 +220,8 @@ type Queryable = { query: pg.Pool['query'] };
 
 /**
  * Where PostgreSQL's time goes, statement by statement (`BENCH_PG_STATEMENTS=1`): `reset` before a run, `print` after
- * it. Executor time of every database in the cluster, so only meaningful while one run is going.
+ * it. Executor wall time (waits for locks, I/O and the CPU included, so it adds up to more than PostgreSQL's CPU
+ * time) of every database in the cluster, so only meaningful while one run is going.
  */
 export const statementBreakdown = {
   enabled: process.env.BENCH_PG_STATEMENTS === '1',
@@ -237,7 +238,7 @@ export const statementBreakdown = {
     );
     for (const r of rows) {
       const text = String(r.query).replace(/\s+/g, ' ').trim().slice(0, 70);
-      report(`  PostgreSQL ${((r.ms * 1000) / n).toFixed(1)} µs/${unit}`, `${r.calls} calls: ${text}`);
+      report(`  statement time ${((r.ms * 1000) / n).toFixed(1)} µs/${unit}`, `${r.calls} calls: ${text}`);
     }
   },
 };
