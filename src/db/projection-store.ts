@@ -167,13 +167,13 @@ export async function prefetchClassificationState(
   };
 }
 
-/** Orders applied records by their dedupe identity (run, event type, event id). */
+/** Orders applied records as the ledger's key does: event id, event type, run. */
 function compareIdentities(a: AppliedDecision, b: AppliedDecision): number {
-  if (a.runKey !== b.runKey) return a.runKey < b.runKey ? -1 : 1;
   const ea = a.envelope;
   const eb = b.envelope;
-  if (ea.eventType !== eb.eventType) return ea.eventType < eb.eventType ? -1 : 1;
   if (ea.eventId !== eb.eventId) return ea.eventId < eb.eventId ? -1 : 1;
+  if (ea.eventType !== eb.eventType) return ea.eventType < eb.eventType ? -1 : 1;
+  if (a.runKey !== b.runKey) return a.runKey < b.runKey ? -1 : 1;
   return 0;
 }
 
