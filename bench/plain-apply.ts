@@ -2,9 +2,10 @@
  * The projector's apply code driven by plain loops (one per partition), no Temporal: the baseline the projector bench
  * measures Temporal's overhead against. It runs as its own process under the same Node options as `ofp worker`, so
  * the two differ only by Temporal. Usage: `plain-apply.ts <database url> <bus root> <batch size>`; prints
- * `{"seconds": …, "cpuSeconds": …}` (wall time and this process's CPU while applying) when every partition is applied
- * to its end.
+ * `{"seconds": …, "cpuSeconds": …, "bytesWritten": …}` (wall time, this process's CPU and the bytes it sent while
+ * applying) when every partition is applied to its end.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { FileEventBus } from '../src/bus/file-bus';
 import { envelopeSchema, payloadSchemas } from '../src/contracts';
@@ -28,6 +29,7 @@ async function main(url: string, busRoot: string, batch: number): Promise<void> 
   const applier = new PartitionApplier({ pool, bus, policy, parser, series, log });
   const started = Date.now();
   const cpuAtStart = process.cpuUsage();
+  const writtenAtStart = bytesWritten();
   await Promise.all(
     parts.map(async ([stream, partition]) => {
       for (;;) {
@@ -40,11 +42,22 @@ async function main(url: string, busRoot: string, batch: number): Promise<void> 
   const result = {
     seconds: (Date.now() - started) / 1000,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    bytesWritten: bytesWritten() - writtenAtStart,
     series: series.stats,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
   await pool.end();
   await bus.close();
+}
+
+/** Bytes this process has written through system calls (Linux `wchar`): here, the statements sent to PostgreSQL. */
+function bytesWritten(): number {
+  try {
+    const m = /^wchar: (\d+)$/m.exec(fs.readFileSync('/proc/self/io', 'utf8'));
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
 }
 
 const [url, busRoot, batch] = process.argv.slice(2);

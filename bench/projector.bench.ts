@@ -124,6 +124,7 @@ async function applyWithoutTemporal(url: string, busRoot: string): Promise<Plain
 interface PlainResult {
   seconds: number;
   cpuSeconds: number;
+  bytesWritten: number;
   series: SeriesResolver['stats'];
 }
 
@@ -205,6 +206,7 @@ async function main(): Promise<void> {
       '  CPU per event',
       `apply process ${Math.round((plain.cpuSeconds / gen.events) * 1e6)} µs, PostgreSQL ${cpuPerItem(pgBefore, processCpu({}, services.postgresPid), 'postgres', gen.events)}`,
     );
+    report('  bytes sent to PostgreSQL per event', `${Math.round(plain.bytesWritten / gen.events)}`);
     report('  WAL', describeWal(plainWal, await walCounters(statsPool), gen.events, 'event'));
     await statementBreakdown.print(statsPool, gen.events, 'event');
     const ids = plain.series;

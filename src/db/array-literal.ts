@@ -23,6 +23,25 @@ export function textArrayLiteral(values: readonly (string | null | undefined)[])
   return `${out}}`;
 }
 
+/**
+ * A text column with few distinct values (run keys, event types) as its distinct values and one 1-based index per
+ * row, e.g. `{ values: '{"a","b"}', indexes: '{1,2,1}' }`; the SQL reads a row's value as `($n::text[])[i]`. A run
+ * key repeated on every row was a quarter of the bytes the projector sent per batch, each parsed again by PostgreSQL.
+ */
+export function dictionaryColumn(values: readonly string[]): { values: string; indexes: string } {
+  const position = new Map<string, number>();
+  const indexes = new Array<number>(values.length);
+  for (let i = 0; i < values.length; i++) {
+    let p = position.get(values[i]);
+    if (p === undefined) {
+      p = position.size + 1;
+      position.set(values[i], p);
+    }
+    indexes[i] = p;
+  }
+  return { values: textArrayLiteral([...position.keys()]), indexes: `{${indexes.join(',')}}` };
+}
+
 export class ArrayLiteralError extends Error {
   override name = 'ArrayLiteralError';
 }

@@ -9,7 +9,7 @@ import type { ContextPins } from '../core/pins';
 import { isInvalidClass, type InvalidClass } from '../core/record';
 import { DENSE_HOUR_EVENTS, HOUR_TILE, MINUTE_TILE } from '../core/windows';
 import { floorTo, type Micros } from '../core/time';
-import { integerArrayLiteral, textArrayLiteral } from './array-literal';
+import { dictionaryColumn, integerArrayLiteral, textArrayLiteral } from './array-literal';
 import { GenerationalCache } from './generational-cache';
 
 export type PartitionState = 'RUNNING' | 'PAUSED' | 'STALLED';
@@ -52,24 +52,60 @@ export async function readCheckpoint(
 }
 
 /**
- * The applied copies of a batch's candidates ($1..$3: run keys, event types, event ids), by one primary-key probe
- * each. A plain join lets the planner hash the whole ledger on every batch, a cost that grows with every event ever
- * applied; a LATERAL subquery with LIMIT 1 cannot be flattened into such a join.
+ * The applied copies of a batch's candidates (see `appliedCopiesParams`), by one primary-key probe each. A plain join
+ * lets the planner hash the whole ledger on every batch, a cost that grows with every event ever applied; a LATERAL
+ * subquery with LIMIT 1 cannot be flattened into such a join.
  */
 export const APPLIED_COPIES_SQL = `
 SELECT hit.*
-  FROM unnest($1::text[], $2::text[], $3::text[]) AS k(run_key, event_type, event_id)
+  FROM unnest($3::int[], $4::int[], $5::text[]) AS k(run, type, event_id)
   CROSS JOIN LATERAL (
     SELECT a.run_key, a.event_type, a.event_id, a.payload_hash, a.stream, a.partition, a."offset"
       FROM applied_events a
-     WHERE a.run_key = k.run_key AND a.event_type = k.event_type AND a.event_id = k.event_id
+     WHERE a.event_id = k.event_id AND a.event_type = ($2::text[])[k.type] AND a.run_key = ($1::text[])[k.run]
      LIMIT 1) hit`;
 
-/** Unnests the series keys $1..$5 (run keys, group names, versions, key ids, fields). */
-const SERIES_KEYS = `unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
-             AS k(run_key, group_name, group_version, key_id, field)`;
+/** APPLIED_COPIES_SQL's parameters: run keys and event types as dictionaries (few distinct values), event ids. */
+export function appliedCopiesParams(
+  candidates: readonly { runKey: string; eventType: string; eventId: string }[],
+): string[] {
+  const runs = dictionaryColumn(candidates.map((c) => c.runKey));
+  const types = dictionaryColumn(candidates.map((c) => c.eventType));
+  return [
+    runs.values,
+    types.values,
+    runs.indexes,
+    types.indexes,
+    textArrayLiteral(candidates.map((c) => c.eventId)),
+  ];
+}
 
-/** The existing series among the keys $1..$5, by one unique-index probe per key (LATERAL with LIMIT 1, as above). */
+/** The series keys of `seriesKeyParams` as rows (run_key, group_name, group_version, key_id, field). */
+const SERIES_KEYS = `(
+  SELECT ($1::text[])[u.r] AS run_key, ($2::text[])[u.g] AS group_name, ($3::text[])[u.v] AS group_version, u.key_id,
+         u.field
+    FROM unnest($4::int[], $5::int[], $6::int[], $7::text[], $8::text[]) AS u(r, g, v, key_id, field)) AS k`;
+
+/** Parameters of the series statements: run keys, group names and versions as dictionaries, key ids, fields. */
+export function seriesKeyParams(
+  keys: readonly (readonly [string, string, string, string, string])[],
+): string[] {
+  const runs = dictionaryColumn(keys.map((k) => k[0]));
+  const groups = dictionaryColumn(keys.map((k) => k[1]));
+  const versions = dictionaryColumn(keys.map((k) => k[2]));
+  return [
+    runs.values,
+    groups.values,
+    versions.values,
+    runs.indexes,
+    groups.indexes,
+    versions.indexes,
+    textArrayLiteral(keys.map((k) => k[3])),
+    textArrayLiteral(keys.map((k) => k[4])),
+  ];
+}
+
+/** The existing series among the keys, by one unique-index probe per key (LATERAL with LIMIT 1, as above). */
 export const SERIES_LOOKUP_SQL = `
 SELECT hit.* FROM ${SERIES_KEYS} CROSS JOIN LATERAL (
   SELECT s.id, s.run_key, s.group_name, s.group_version, s.key_id, s.field FROM series s
@@ -87,7 +123,7 @@ INSERT INTO series (run_key, group_name, group_version, key_id, field) SELECT * 
 RETURNING id, run_key, group_name, group_version, key_id, field`;
 
 /**
- * Creates the missing series of $1..$5 and returns the id of each, whoever creates them concurrently: the INSERT
+ * Creates the missing series among the keys and returns the id of each, whoever creates them concurrently: the INSERT
  * returns the series it created, the SELECT (which cannot see those in the same statement) the ones that existed.
  */
 export const SERIES_UPSERT_SQL = `
@@ -147,11 +183,7 @@ export async function prefetchClassificationState(
       [stream, partition, runKeys],
     );
     for (const r of wm.rows) watermarks.set(watermarkKey(r.run_key, stream, partition), r.max_ts_us);
-    const ap = await db.query(APPLIED_COPIES_SQL, [
-      textArrayLiteral(candidates.map((c) => c.runKey)),
-      textArrayLiteral(candidates.map((c) => c.eventType)),
-      textArrayLiteral(candidates.map((c) => c.eventId)),
-    ]);
+    const ap = await db.query(APPLIED_COPIES_SQL, appliedCopiesParams(candidates));
     for (const r of ap.rows) {
       applied.set(dedupeKey(r.run_key, r.event_type, r.event_id), {
         payloadHash: r.payload_hash,
@@ -267,8 +299,7 @@ export class SeriesResolver {
 
   /** Runs a series statement over `keys`, records the ids it returns; returns the keys still without an id. */
   private async collect(sql: string, keys: SeriesKey[], out: Map<string, number>): Promise<SeriesKey[]> {
-    const cols = [0, 1, 2, 3, 4].map((i) => textArrayLiteral(keys.map((m) => m[i])));
-    const { rows } = await this.pool.query(sql, cols);
+    const { rows } = await this.pool.query(sql, seriesKeyParams(keys));
     for (const r of rows) {
       const k = SeriesResolver.keyOf(r.run_key, r.group_name, r.group_version, r.key_id, r.field);
       this.cache.set(k, r.id);
@@ -367,6 +398,11 @@ export async function commitBatch(client: PoolClient, plan: BatchPlan, seriesIds
   const quarantined: Extract<Decision, { class: InvalidClass }>[] = [];
   const crossCopies: Decision[] = [];
   for (const d of plan.decisions) {
+    // Stream and partition are written once per batch below, not per record.
+    if (d.record.stream !== plan.stream || d.record.partition !== plan.partition)
+      throw new Error(
+        `record ${d.record.stream}/${d.record.partition}@${d.record.offset} in a batch of ${plan.stream}/${plan.partition}`,
+      );
     if (d.class === 'applied') {
       applied.push(d);
       runs.set(d.runKey, d.envelope.pins);
@@ -397,16 +433,22 @@ export async function commitBatch(client: PoolClient, plan: BatchPlan, seriesIds
   if (applied.length > 0) {
     // Copies of one event on two partitions meet in this unique index; a fixed order keeps their waits deadlock-free.
     const ledger = applied.slice().sort(compareIdentities);
+    const runs = dictionaryColumn(ledger.map((d) => d.runKey));
+    const types = dictionaryColumn(ledger.map((d) => d.envelope.eventType));
     await client.query(
       `INSERT INTO applied_events (run_key, event_type, event_id, payload_hash, stream, partition, "offset", ts_us)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::bigint[], $8::bigint[])`,
+         SELECT ($1::text[])[u.run], ($2::text[])[u.type], u.event_id, u.payload_hash, $3::text, $4::int, u.o, u.ts
+           FROM unnest($5::int[], $6::int[], $7::text[], $8::text[], $9::bigint[], $10::bigint[])
+             AS u(run, type, event_id, payload_hash, o, ts)`,
       [
-        textArrayLiteral(ledger.map((d) => d.runKey)),
-        textArrayLiteral(ledger.map((d) => d.envelope.eventType)),
+        runs.values,
+        types.values,
+        plan.stream,
+        plan.partition,
+        runs.indexes,
+        types.indexes,
         textArrayLiteral(ledger.map((d) => d.envelope.eventId)),
         textArrayLiteral(ledger.map((d) => d.payloadHash)),
-        textArrayLiteral(ledger.map((d) => d.record.stream)),
-        integerArrayLiteral(ledger.map((d) => d.record.partition)),
         integerArrayLiteral(ledger.map((d) => d.record.offset)),
         integerArrayLiteral(ledger.map((d) => d.envelope.tsMicros)),
       ],
@@ -414,8 +456,6 @@ export async function commitBatch(client: PoolClient, plan: BatchPlan, seriesIds
 
     const cSeries: number[] = [];
     const cTs: number[] = [];
-    const cStream: string[] = [];
-    const cPartition: number[] = [];
     const cOffset: number[] = [];
     const cValue: string[] = [];
     const watermarks = new Map<string, { runKey: string; ts: Micros }>();
@@ -430,8 +470,6 @@ export async function commitBatch(client: PoolClient, plan: BatchPlan, seriesIds
           throw new Error(`series id missing for ${c.group.name}/${c.keyId}/${c.field}`);
         cSeries.push(seriesId);
         cTs.push(ts);
-        cStream.push(d.record.stream);
-        cPartition.push(d.record.partition);
         cOffset.push(d.record.offset);
         cValue.push(c.value);
       }
@@ -441,8 +479,8 @@ export async function commitBatch(client: PoolClient, plan: BatchPlan, seriesIds
     await writeContributionsAndTiles(client, {
       series: cSeries,
       ts: cTs,
-      stream: cStream,
-      partition: cPartition,
+      stream: plan.stream,
+      partition: plan.partition,
       offset: cOffset,
       value: cValue,
     });
@@ -488,7 +526,8 @@ export async function commitBatch(client: PoolClient, plan: BatchPlan, seriesIds
 export const CONTRIBUTIONS_AND_HOUR_TILES_SQL = `
 WITH c AS (
   INSERT INTO contributions (series_id, ts_us, stream, partition, "offset", value)
-    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[], $5::bigint[], $6::numeric[])
+    SELECT u.s, u.t, $3::text, $4::int, u.o, u.v FROM unnest($1::bigint[], $2::bigint[], $5::bigint[], $6::numeric[])
+      AS u(s, t, o, v)
   RETURNING series_id, ts_us, value),
 h AS (
   SELECT series_id, ts_us - ((ts_us % $7) + $7) % $7 AS start_us, count(*) AS n, sum(value) AS sm, min(value) AS mn,
@@ -541,12 +580,12 @@ INSERT INTO tiles AS t (series_id, granularity_us, start_us, count, sum, min, ma
 ON CONFLICT (series_id, granularity_us, start_us) DO UPDATE SET
   count = excluded.count, sum = excluded.sum, min = excluded.min, max = excluded.max, max_ts_us = excluded.max_ts_us`;
 
-/** Contributions of a batch, column by column (one entry per contribution). */
+/** Contributions of a batch, column by column (one entry per contribution), all from one stream and partition. */
 export interface ContributionColumns {
   series: number[];
   ts: number[];
-  stream: string[];
-  partition: number[];
+  stream: string;
+  partition: number;
   offset: number[];
   value: string[];
 }
@@ -558,8 +597,8 @@ export async function writeContributionsAndTiles(client: PoolClient, c: Contribu
     [
       integerArrayLiteral(c.series),
       integerArrayLiteral(c.ts),
-      textArrayLiteral(c.stream),
-      integerArrayLiteral(c.partition),
+      c.stream,
+      c.partition,
       integerArrayLiteral(c.offset),
       textArrayLiteral(c.value),
       HOUR_TILE,

@@ -4,7 +4,12 @@
  * (which PostgreSQL's array input does not need around a number).
  */
 import fc from 'fast-check';
-import { ArrayLiteralError, integerArrayLiteral, textArrayLiteral } from '../../src/db/array-literal';
+import {
+  ArrayLiteralError,
+  dictionaryColumn,
+  integerArrayLiteral,
+  textArrayLiteral,
+} from '../../src/db/array-literal';
 
 // node-postgres's own conversion of parameters (an internal module without type declarations): the reference.
 const { prepareValue } = require('pg/lib/utils') as { prepareValue: (value: unknown) => unknown };
@@ -53,4 +58,25 @@ describe('integerArrayLiteral', () => {
       expect(() => integerArrayLiteral([1, bad])).toThrow(/element 1/);
     },
   );
+});
+
+describe('dictionaryColumn', () => {
+  /** Reads the column back as PostgreSQL does: `values[index]`, 1-based. */
+  const readBack = (c: { values: string; indexes: string }): string[] => {
+    const values = JSON.parse(`[${c.values.slice(1, -1)}]`) as string[];
+    const indexes = JSON.parse(`[${c.indexes.slice(1, -1)}]`) as number[];
+    return indexes.map((i) => values[i - 1]);
+  };
+
+  test('every row reads back as its own value, and each distinct value is sent once', () => {
+    const value = fc.constantFrom('a'.repeat(64), 'b'.repeat(64), 's3_event', '', 'x y');
+    fc.assert(
+      fc.property(fc.array(value, { maxLength: 50 }), (values) => {
+        const column = dictionaryColumn(values);
+        expect(readBack(column)).toEqual(values);
+        expect(column.values).toBe(textArrayLiteral([...new Set(values)]));
+      }),
+      { numRuns: 500 },
+    );
+  });
 });

@@ -4,7 +4,13 @@
  * have. Checked on PostgreSQL's own plans over tables large enough that a plain join is planned as a scan of the
  * whole table (the control below shows that it is).
  */
-import { APPLIED_COPIES_SQL, SERIES_LOOKUP_SQL, SERIES_UPSERT_SQL } from '../../src/db/projection-store';
+import {
+  APPLIED_COPIES_SQL,
+  SERIES_LOOKUP_SQL,
+  SERIES_UPSERT_SQL,
+  appliedCopiesParams,
+  seriesKeyParams,
+} from '../../src/db/projection-store';
 import { READ_SQL } from '../../src/serving/read-statement';
 import { createPool, type Pool } from '../../src/db/pool';
 import { freshDatabase } from './support/services';
@@ -36,7 +42,7 @@ async function accessTo(pool: Pool, table: string, sql: string, params: unknown[
 
 let pool: Pool;
 const keys: string[][] = [[], [], []];
-const seriesKeys: string[][] = [[], [], [], [], []];
+let seriesParams: string[] = [];
 
 beforeAll(async () => {
   pool = createPool(await freshDatabase(), { max: 2 });
@@ -60,8 +66,9 @@ beforeAll(async () => {
   const se = await pool.query(
     `SELECT run_key, group_name, group_version, key_id, field FROM series ORDER BY key_id LIMIT ${BATCH}`,
   );
-  for (const r of se.rows)
-    [r.run_key, r.group_name, r.group_version, r.key_id, r.field].forEach((v, i) => seriesKeys[i].push(v));
+  seriesParams = seriesKeyParams(
+    se.rows.map((r) => [r.run_key, r.group_name, r.group_version, r.key_id, r.field]),
+  );
 });
 
 afterAll(async () => {
@@ -76,28 +83,31 @@ test('control: over these tables a plain join of a batch of keys is planned as a
 });
 
 test('the applied copies of a batch are read by one primary-key probe per candidate', async () => {
-  const access = await accessTo(pool, 'applied_events', APPLIED_COPIES_SQL, keys);
+  const params = appliedCopiesParams(
+    keys[0].map((runKey, i) => ({ runKey, eventType: keys[1][i], eventId: keys[2][i] })),
+  );
+  const access = await accessTo(pool, 'applied_events', APPLIED_COPIES_SQL, params);
   expect(access.length).toBeGreaterThan(0);
   for (const a of access) expect(a).toMatch(/^Index (Only )?Scan$/);
-  const { rows } = await pool.query(APPLIED_COPIES_SQL, keys);
+  const { rows } = await pool.query(APPLIED_COPIES_SQL, params);
   expect(rows).toHaveLength(BATCH);
 });
 
 test('the series lookup reads by one unique-index probe per key', async () => {
-  const access = await accessTo(pool, 'series', SERIES_LOOKUP_SQL, seriesKeys);
+  const access = await accessTo(pool, 'series', SERIES_LOOKUP_SQL, seriesParams);
   expect(access.length).toBeGreaterThan(0);
   for (const a of access) expect(a).toMatch(/^Index (Only )?Scan$/);
-  const { rows } = await pool.query(SERIES_LOOKUP_SQL, seriesKeys);
+  const { rows } = await pool.query(SERIES_LOOKUP_SQL, seriesParams);
   expect(rows).toHaveLength(BATCH);
 });
 
 test('the fallback upsert finds existing series by one unique-index probe per key, and creates none twice', async () => {
-  const access = await accessTo(pool, 'series', SERIES_UPSERT_SQL, seriesKeys);
+  const access = await accessTo(pool, 'series', SERIES_UPSERT_SQL, seriesParams);
   // The INSERT itself names the table too (ModifyTable); every read of it must be an index probe.
   const reads = access.filter((a) => a !== 'ModifyTable');
   expect(reads.length).toBeGreaterThan(0);
   for (const a of reads) expect(a).toMatch(/^Index (Only )?Scan$/);
-  const { rows } = await pool.query(SERIES_UPSERT_SQL, seriesKeys);
+  const { rows } = await pool.query(SERIES_UPSERT_SQL, seriesParams);
   expect(rows).toHaveLength(BATCH);
   const { rows: count } = await pool.query('SELECT count(*)::int AS n FROM series');
   expect(count[0].n).toBe(ROWS);

@@ -27,12 +27,10 @@ afterAll(async () => {
 
 /** `n` events of `series`, one every 7 s from `startSecond` into the hour, with amounts 1.25, 2.25, ... */
 function events(series: number, n: number, startSecond: number): ContributionColumns {
-  const c: ContributionColumns = { series: [], ts: [], stream: [], partition: [], offset: [], value: [] };
+  const c: ContributionColumns = { series: [], ts: [], stream: 's', partition: 0, offset: [], value: [] };
   for (let i = 0; i < n; i++) {
     c.series.push(series);
     c.ts.push(HOUR + (startSecond + 7 * i) * 1_000_000);
-    c.stream.push('s');
-    c.partition.push(0);
     c.offset.push(nextOffset++);
     c.value.push(`${i + 1}.25`);
   }
